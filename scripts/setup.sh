@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Create ./.venv (if missing) and install insvie into it with the given extras, e.g. `scripts/setup.sh test`.
+# Re-running is cheap: pip only installs what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-}"
+python="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+  .venv/bin/python -m pip install --quiet --upgrade pip
+fi
+spec="."
+[ -n "$extras" ] && spec=".[${extras}]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec" 2>&1 \
+  | grep -v -e "is ignored: it is neither a file nor a directory" || true

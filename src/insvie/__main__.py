@@ -1,0 +1,5 @@
+"""``python -m insvie`` runs the command line."""
+
+from insvie.cli.main import main
+
+main()

@@ -1,0 +1,45 @@
+"""The ``insvie`` command. Each verb lives in its own module; this one only assembles them."""
+
+from __future__ import annotations
+
+import typer
+
+from insvie import __version__
+from insvie.cli import probe, synth
+
+app = typer.Typer(
+    name="insvie",
+    help="Instruction-based video editing: build edit-pair datasets, train and run the InsViE editor, "
+    "evaluate editors.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"insvie {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", "-V", help="Print the version and exit.", callback=_print_version, is_eager=True
+    ),
+) -> None:
+    """insvie: an open edit-pair data engine and the InsViE video editor."""
+
+
+app.command("synth")(synth.synth)
+app.command("probe")(probe.probe)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""``insvie probe``: what is in a video file, read from container metadata first."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from insvie.errors import MediaError
+
+_COLUMNS = [
+    ("codec", "codec"),
+    ("size", "size"),
+    ("rot", "rotation"),
+    ("fps", "fps"),
+    ("vfr", "variable_fps"),
+    ("frames", "num_frames"),
+    ("seconds", "duration"),
+    ("pixels", "pix_fmt"),
+    ("bits", "bit_depth"),
+    ("audio", "has_audio"),
+]
+
+
+def _cell(info: dict, key: str) -> str:
+    if key == "size":
+        return f"{info['width']}x{info['height']}"
+    value = info.get(key)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def probe(
+    videos: list[Path] = typer.Argument(..., help="One or more video files.", show_default=False),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per file (JSON Lines)."),
+) -> None:
+    """Show codec, size (after rotation), fps, frame count, duration, pixel format and audio of videos.
+
+    Reads container metadata and decodes only when the container does not say how many frames it has.
+    A file that cannot be read is reported with the reason; the others are still probed, and the exit
+    code is 1 if any failed.
+    """
+    from insvie.media import probe as probe_video
+
+    err = Console(stderr=True)
+    table = Table("file", *(label for label, _ in _COLUMNS), title_justify="left")
+    failed = 0
+    for path in videos:
+        try:
+            info = probe_video(path).to_dict()
+        except MediaError as exc:
+            failed += 1
+            if as_json:
+                typer.echo(json.dumps({"path": str(path), "error": exc.kind, "reason": exc.reason}))
+            else:
+                err.print(f"[red]error[/red] {path}: {exc.reason}")
+            continue
+        if as_json:
+            typer.echo(json.dumps({"path": str(path), **info}))
+        else:
+            table.add_row(str(path), *(_cell(info, key) for _, key in _COLUMNS))
+    if not as_json and table.row_count:
+        Console().print(table)
+    if failed:
+        raise typer.Exit(code=1)

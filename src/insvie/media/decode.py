@@ -1,0 +1,172 @@
+"""Decoding videos to upright uint8 RGB frames with PyAV.
+
+Colour conversion and any downscaling happen in one swscale pass on the stored frame, before the
+rotation is applied (a numpy transpose): cheaper than converting at full size and resizing after.
+Frames outside the requested range or dropped by fps resampling are decoded (the codec needs them)
+but never converted. Range indices count output frames, so ``read_frames(p, start=a, end=b, fps=f)``
+equals ``read_frames(p, fps=f)[a:b]``. Every frame comes out at the first frame's size, so a stream
+that changes resolution midway still stacks into one array.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from av.video.stream import VideoStream
+
+from insvie.errors import EmptyVideoError, MediaTooLargeError
+from insvie.media.container import av_errors, open_video
+from insvie.media.orientation import Orientation
+from insvie.media.timing import ConstantRateGrid, as_rate
+from insvie.media.transform import fit_within
+
+# Frame area above which decoding is refused: DCI 8K, beyond which an RGB frame alone passes 100 MB.
+DEFAULT_MAX_PIXELS = 8192 * 4320
+# read_frames holds every frame in memory; this keeps a forgotten range from exhausting it.
+DEFAULT_MAX_FRAMES = 4096
+
+
+class _ToRGB:
+    """Converts stored frames to upright RGB of at most ``max_size`` on the longer displayed side."""
+
+    def __init__(self, orientation: Orientation, first: av.VideoFrame, max_size: int | None) -> None:
+        self.orientation = orientation
+        shown_width, shown_height = orientation.display_size(first.width, first.height)
+        if max_size is not None:
+            shown_height, shown_width = fit_within(shown_height, shown_width, max_size)
+        # display_size swaps for a transpose, and swapping back is the same swap.
+        self.width, self.height = orientation.display_size(shown_width, shown_height)
+        self.shrinking = (self.width, self.height) != (first.width, first.height)
+
+    def __call__(self, frame: av.VideoFrame) -> np.ndarray:
+        rgb = frame.reformat(
+            width=self.width,
+            height=self.height,
+            format="rgb24",
+            interpolation="AREA" if self.shrinking else None,
+            src_color_range=frame.color_range,
+        ).to_ndarray()
+        return self.orientation.apply(rgb)
+
+
+def _paced(
+    frames: Iterator[av.VideoFrame], stream: VideoStream, fps: Fraction | None
+) -> Iterator[tuple[av.VideoFrame, int]]:
+    """Each frame with the number of output frames it fills: always 1 without a target fps."""
+    if fps is None:
+        for frame in frames:
+            yield frame, 1
+        return
+    time_base = stream.time_base
+    nominal_rate = stream.average_rate or stream.guessed_rate
+    step = 1 / nominal_rate if nominal_rate else Fraction(0)
+    # Muxers round times to whole ticks; half a tick of slack keeps rounded times on their slot.
+    grid = ConstantRateGrid(fps, tolerance=time_base / 2)
+    previous: av.VideoFrame | None = None
+    time = Fraction(0)
+    for frame in frames:
+        if frame.pts is not None:
+            time = frame.pts * time_base
+        elif previous is not None:
+            time += step
+        slots = grid.slots_before(time)
+        if previous is not None:
+            yield previous, slots
+        previous = frame
+    if previous is not None:
+        shown_for = previous.duration * time_base if previous.duration else step
+        yield previous, grid.slots_before(time + shown_for)
+
+
+def _check_args(start: int, end: int | None, max_size: int | None) -> None:
+    if start < 0 or (end is not None and end < start):
+        raise ValueError(f"need 0 <= start <= end, got start={start}, end={end}")
+    if max_size is not None and max_size < 1:
+        raise ValueError(f"max_size must be at least 1, got {max_size}")
+
+
+def iter_frames(
+    path: str | Path,
+    *,
+    start: int = 0,
+    end: int | None = None,
+    fps: float | Fraction | None = None,
+    max_size: int | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> Iterator[np.ndarray]:
+    """Stream upright HxWx3 uint8 RGB frames ``[start, end)`` of the video at ``path``.
+
+    ``fps`` resamples onto a constant-rate grid by presentation time (each output frame is the one on
+    screen at its instant), which is right for variable-frame-rate input too; ``max_size`` caps the
+    longer displayed side, keeping aspect; ``max_pixels`` refuses frames of a larger stored area.
+    Argument errors raise at once, file errors when iteration starts.
+    """
+    _check_args(start, end, max_size)
+    rate = None if fps is None else as_rate(fps)
+    return _iter_frames(Path(path), start, end, rate, max_size, max_pixels)
+
+
+def _iter_frames(
+    path: Path,
+    start: int,
+    end: int | None,
+    fps: Fraction | None,
+    max_size: int | None,
+    max_pixels: int | None,
+) -> Iterator[np.ndarray]:
+    with open_video(path) as (container, stream):
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if max_pixels is not None and width * height > max_pixels:
+            raise MediaTooLargeError(path, f"{width}x{height} frames exceed the limit of {max_pixels} pixels")
+        stream.thread_type = "AUTO"
+        to_rgb: _ToRGB | None = None
+        produced = 0
+        with av_errors(path, "decoding"):
+            for frame, repeats in _paced(container.decode(stream), stream, fps):
+                if to_rgb is None:
+                    to_rgb = _ToRGB(Orientation.of(stream, frame), frame, max_size)
+                last = produced + repeats if end is None else min(produced + repeats, end)
+                wanted = last - max(start, produced)
+                if wanted > 0:
+                    rgb = to_rgb(frame)
+                    yield rgb
+                    for _ in range(wanted - 1):
+                        yield rgb.copy()
+                produced += repeats
+                if end is not None and produced >= end:
+                    return
+        if to_rgb is None:
+            raise EmptyVideoError(path, "no decodable frames")
+
+
+def read_frames(
+    path: str | Path,
+    *,
+    start: int = 0,
+    end: int | None = None,
+    fps: float | Fraction | None = None,
+    max_size: int | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_frames: int | None = DEFAULT_MAX_FRAMES,
+) -> np.ndarray:
+    """Frames ``[start, end)`` as one TxHxWx3 uint8 array; see :func:`iter_frames` for the options.
+
+    More than ``max_frames`` frames raise :class:`MediaTooLargeError` (use :func:`iter_frames` to
+    stream long videos); an empty selection raises :class:`EmptyVideoError`.
+    """
+    frames: list[np.ndarray] = []
+    with closing(
+        iter_frames(path, start=start, end=end, fps=fps, max_size=max_size, max_pixels=max_pixels)
+    ) as it:
+        for frame in it:
+            if max_frames is not None and len(frames) >= max_frames:
+                raise MediaTooLargeError(path, f"more than {max_frames} frames selected")
+            frames.append(frame)
+    if not frames:
+        raise EmptyVideoError(path, f"no frames in the requested range [{start}, {end})")
+    return np.stack(frames)

@@ -1,0 +1,49 @@
+"""The dataset store: one folder holding a run's state database, media and exports.
+
+Public API::
+
+    Dataset.open(root, *, create=True) -> Dataset        # context manager; close()
+    ds.resolve(relpath) -> Path                          # the only way from a stored path to a file
+    ds.put_file(src, *, ext=None) -> str                 # copy in, content-addressed
+    ds.put_bytes(data, ext) -> str
+    ds.write_media(ext) -> ContextManager[PendingMedia]  # encoder writes .path; .relpath after the block
+    ds.transaction() -> ContextManager[None]             # batch writes into one commit
+    ds.add_item(item_id, kind, *, source=None, media=None, parent=None, meta=None) -> Item
+    ds.get_item(item_id) -> Item | None;  ds.iter_items(kind=None) -> Iterator[Item]
+    ds.register_config(config) -> str;  ds.get_config(hash) -> dict | None
+    ds.record_result(stage, item_id, config_hash, status, *, output=None, reason=None, error=None) -> Result
+    ds.get_result(stage, item_id, config_hash) -> Result | None;  ds.latest_results(kind=None) -> list[Result]
+    ds.pending(stage, config_hash, item_ids, *, max_attempts=3) -> list[str]
+    ds.funnel(stage, config_hash=None) -> Funnel
+    ds.set_review(item_id, verdict, *, reason=None, reviewer=None) -> Review
+    ds.get_review(item_id) -> Review | None;  ds.reviews() -> dict[str, Review]
+    ds.verify(*, rehash=False) -> list[str]
+    config_hash(config) -> str
+    export_parquet(dataset, dest=None, *, kind=None) -> Path
+    manifest_table(dataset, *, kind=None) -> pyarrow.Table
+"""
+
+from insvie.store.dataset import DB_NAME, EXPORTS_DIR, TMP_DIR, Dataset, PendingMedia
+from insvie.store.db import SCHEMA_VERSION
+from insvie.store.export_parquet import export_parquet, manifest_table
+from insvie.store.paths import check_relpath
+from insvie.store.records import Funnel, Item, Result, Review, Status, Verdict, config_hash
+
+__all__ = [
+    "DB_NAME",
+    "EXPORTS_DIR",
+    "SCHEMA_VERSION",
+    "TMP_DIR",
+    "Dataset",
+    "Funnel",
+    "Item",
+    "PendingMedia",
+    "Result",
+    "Review",
+    "Status",
+    "Verdict",
+    "check_relpath",
+    "config_hash",
+    "export_parquet",
+    "manifest_table",
+]

@@ -1,0 +1,583 @@
+"""A dataset directory: the state database, content-addressed media and exports, in one folder.
+
+Layout::
+
+    <root>/insvie.db        SQLite (WAL): items, media, stage results, configs, reviews
+    <root>/media/ab/<sha256><ext>
+    <root>/exports/         manifests and archives made from the database
+    <root>/tmp/             files being written; a writer's leftovers are removed once it is dead
+
+Everything a run makes lives here, so re-running on the same folder resumes: results are keyed by
+(stage, item, config hash) and :meth:`Dataset.pending` lists what is left. Rows are only written
+after the files they name are durably in place, so a killed process leaves at worst an orphan
+file, never a row pointing at a missing or half-written one.
+
+One :class:`Dataset` may be shared with worker processes: each process opens its own SQLite
+connection on first use (connections must not cross ``fork``), and pickling reopens by path.
+A connection is not shared between threads; give each thread its own ``Dataset.open``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from insvie.errors import StoreError
+from insvie.store import db, fsio
+from insvie.store.blobs import MEDIA_DIR, Blob, copy_hashing, hash_file, normalize_ext
+from insvie.store.paths import check_relpath, resolve_inside
+from insvie.store.records import (
+    STATUSES,
+    VERDICTS,
+    Funnel,
+    Item,
+    Result,
+    Review,
+    Status,
+    Verdict,
+    check_item_id,
+    check_name,
+    config_hash,
+    to_json,
+)
+
+DB_NAME = "insvie.db"
+TMP_DIR = "tmp"
+EXPORTS_DIR = "exports"
+
+# Connections a forked child inherited from its parent. Using or even closing one in the child can
+# release the parent's locks or corrupt its WAL index, so they are kept referenced, never closed.
+_INHERITED: list[sqlite3.Connection] = []
+
+_ITEM_COLUMNS = "id, kind, source, media, parent, meta, created_at"
+_RESULT_COLUMNS = "stage, item_id, config_hash, status, reason, output, error, attempts, updated_at"
+_PAGE = 1000
+
+
+def _item(row: tuple) -> Item:
+    return Item(row[0], row[1], row[2], row[3], row[4], _loads(row[5]), row[6])
+
+
+def _result(row: tuple) -> Result:
+    return Result(row[0], row[1], row[2], row[3], row[4], _loads(row[5]), row[6], row[7], row[8])
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _error_text(error: str | BaseException) -> str:
+    return error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+
+
+def _reopen(root: str) -> Dataset:
+    return Dataset.open(root, create=False)
+
+
+class PendingMedia:
+    """A media file being written in place by :meth:`Dataset.write_media`.
+
+    Write to ``path``; once the ``with`` block ends without error, ``relpath`` names the stored file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.relpath: str | None = None
+
+
+class Dataset:
+    """The facade over one dataset directory; get one with :meth:`Dataset.open`."""
+
+    def __init__(self, root: Path, conn: sqlite3.Connection) -> None:
+        self.root = root
+        self._conn = conn
+        self._pid = os.getpid()
+        self._closed = False
+
+    # -- opening and closing -------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, root: str | os.PathLike[str], *, create: bool = True) -> Dataset:
+        """Open the dataset at ``root``, creating it if ``create`` and the folder is absent or empty.
+
+        A non-empty folder without a database is refused even with ``create``: pointing a run at
+        the wrong folder (a folder of source videos, a home directory) must not silently turn it
+        into a dataset. Older schemas are migrated; newer ones raise SchemaError.
+        """
+        root = Path(root)
+        db_path = root / DB_NAME
+        try:
+            if root.exists() and not root.is_dir():
+                raise StoreError(f"{root}: not a folder, so not an insvie dataset")
+            if not db_path.exists():
+                if not create:
+                    raise StoreError(f"{root}: not an insvie dataset (no {DB_NAME} in it)")
+                if root.exists() and any(root.iterdir()):
+                    raise StoreError(
+                        f"{root}: not an insvie dataset: the folder holds other files but no {DB_NAME}; "
+                        "refusing to make a dataset in it"
+                    )
+                root.mkdir(parents=True, exist_ok=True)
+            elif not db_path.is_file():
+                raise StoreError(f"{db_path}: not a file, so not an insvie dataset database")
+            root = root.resolve()
+        except OSError as exc:
+            raise StoreError(f"{root}: cannot open as a dataset ({exc})") from exc
+        conn = db.connect(root / DB_NAME, create=create)
+        try:
+            db.migrate(conn, root / DB_NAME)
+            for sub in (MEDIA_DIR, TMP_DIR, EXPORTS_DIR):
+                (root / sub).mkdir(exist_ok=True)
+            fsio.sweep_stale_temps(root / TMP_DIR)
+            fsio.sweep_stale_temps(root / EXPORTS_DIR)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(root, conn)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._pid == os.getpid():
+            self._conn.close()
+        else:
+            _INHERITED.append(self._conn)
+
+    def __enter__(self) -> Dataset:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (_reopen, (str(self.root),))
+
+    def __repr__(self) -> str:
+        return f"Dataset({str(self.root)!r})"
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / DB_NAME
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.root / EXPORTS_DIR
+
+    def resolve(self, relpath: str) -> Path:
+        """The file a stored path names; raises PathEscapeError for any path leaving the dataset."""
+        return resolve_inside(self.root, relpath)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreError(f"{self.root}: the dataset was closed")
+        if self._pid != os.getpid():
+            _INHERITED.append(self._conn)
+            self._conn = db.connect(self.db_path, create=False)
+            self._pid = os.getpid()
+        return self._conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes so they commit together; nested uses join the outermost transaction.
+
+        The engine wraps each batch in one transaction: a crash then loses at most that batch,
+        and committing once per batch instead of per row keeps SQLite fast.
+        """
+        conn = self._connection()
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- media ---------------------------------------------------------------------------------
+
+    def put_file(self, src: str | os.PathLike[str], *, ext: str | None = None) -> str:
+        """Copy a file into the dataset and return its stored path; ``ext`` defaults to the file's suffix."""
+        src = Path(src)
+        norm_ext = normalize_ext(src.suffix if ext is None else ext)
+        tmp = self._temp_path(norm_ext)
+        try:
+            try:
+                with open(src, "rb") as fin, open(tmp, "xb") as fout:
+                    sha, size = copy_hashing(fin, fout)
+            except OSError as exc:
+                raise StoreError(f"{src}: cannot copy into the dataset {self.root} ({exc})") from exc
+            return self._install(tmp, Blob(sha, size, norm_ext))
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def put_bytes(self, data: bytes, ext: str) -> str:
+        """Store ``data`` as a media file and return its stored path."""
+        norm_ext = normalize_ext(ext)
+        tmp = self._temp_path(norm_ext)
+        try:
+            tmp.write_bytes(data)
+            return self._install(tmp, Blob(hashlib.sha256(data).hexdigest(), len(data), norm_ext))
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @contextmanager
+    def write_media(self, ext: str) -> Iterator[PendingMedia]:
+        """Let an encoder write straight into the dataset, then store the result by its hash.
+
+        Yields a :class:`PendingMedia` whose ``path`` is a temporary file in the dataset's tmp
+        area (same filesystem, so the final move is a rename, not a copy). If the block raises,
+        the temporary file is removed and nothing is recorded.
+        """
+        norm_ext = normalize_ext(ext)
+        pending = PendingMedia(self._temp_path(norm_ext))
+        try:
+            yield pending
+            if not pending.path.is_file():
+                raise StoreError(f"{pending.path}: the writer left no file to store")
+            sha, size = hash_file(pending.path)
+            pending.relpath = self._install(pending.path, Blob(sha, size, norm_ext))
+        finally:
+            pending.path.unlink(missing_ok=True)
+
+    def _temp_path(self, ext: str) -> Path:
+        return self.resolve(f"{TMP_DIR}/{fsio.temp_name(ext)}")
+
+    def _install(self, tmp: Path, blob: Blob) -> str:
+        """Move a finished temporary file to its content address, then record it.
+
+        The row is written only after the rename is durable: killed in between, the dataset holds
+        an unrecorded file (harmless, and re-stored by the retry) but never a row without its file.
+        """
+        final = self.resolve(blob.relpath)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fsio.replace_durably(tmp, final)
+        with self.transaction():
+            self._connection().execute(
+                "INSERT INTO media (relpath, sha256, size, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (relpath) DO NOTHING",
+                (blob.relpath, blob.sha256, blob.size, time.time()),
+            )
+        return blob.relpath
+
+    # -- items ---------------------------------------------------------------------------------
+
+    def add_item(
+        self,
+        item_id: str,
+        kind: str,
+        *,
+        source: str | None = None,
+        media: str | None = None,
+        parent: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Item:
+        """Add an item, or return it unchanged if the same item was added before (so re-runs are no-ops).
+
+        Adding an existing id with different fields is an error rather than an overwrite: item ids
+        are meant to be derived from content, so a clash means two different things got one id.
+        """
+        check_item_id(item_id)
+        check_name(kind, "item kind")
+        if media is not None:
+            media = check_relpath(media)
+        if parent is not None:
+            check_item_id(parent)
+        if source is not None and not isinstance(source, str):
+            raise StoreError(f"item {item_id!r}: source must be a str, got {type(source).__name__}")
+        if meta is not None and not isinstance(meta, Mapping):
+            raise StoreError(f"item {item_id!r}: meta must be a mapping, got {type(meta).__name__}")
+        meta_json = to_json(dict(meta or {}), f"meta of item {item_id!r}")
+        fields = (kind, source, media, parent, meta_json)
+        conn = self._connection()
+        with self.transaction():
+            row = conn.execute(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,)).fetchone()
+            if row is not None:
+                differing = [
+                    name
+                    for name, old, new in zip(
+                        ("kind", "source", "media", "parent", "meta"), row[1:6], fields, strict=True
+                    )
+                    if old != new
+                ]
+                if differing:
+                    raise StoreError(
+                        f"item {item_id!r} already exists with a different {', '.join(differing)}"
+                    )
+                return _item(row)
+            if (
+                parent is not None
+                and not conn.execute("SELECT 1 FROM items WHERE id = ?", (parent,)).fetchone()
+            ):
+                raise StoreError(f"item {item_id!r}: parent {parent!r} is not in the dataset")
+            if (
+                media is not None
+                and not conn.execute("SELECT 1 FROM media WHERE relpath = ?", (media,)).fetchone()
+            ):
+                raise StoreError(
+                    f"item {item_id!r}: media {media!r} is not in the dataset; store it with "
+                    "put_file, put_bytes or write_media first"
+                )
+            now = time.time()
+            conn.execute(
+                f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (item_id, *fields, now),
+            )
+        return Item(item_id, kind, source, media, parent, json.loads(meta_json), now)
+
+    def get_item(self, item_id: str) -> Item | None:
+        row = (
+            self._connection()
+            .execute(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,))
+            .fetchone()
+        )
+        return None if row is None else _item(row)
+
+    def iter_items(self, kind: str | None = None) -> Iterator[Item]:
+        """Items in the order they were added, read a page at a time.
+
+        Paging (rather than one open cursor) keeps no read statement open between pages, so the
+        caller may write to the dataset while iterating.
+        """
+        conn = self._connection()
+        where = "" if kind is None else "AND kind = ?"
+        last = 0
+        while True:
+            rows = conn.execute(
+                f"SELECT rowid, {_ITEM_COLUMNS} FROM items WHERE rowid > ? {where} ORDER BY rowid LIMIT ?",
+                (last, *(() if kind is None else (kind,)), _PAGE),
+            ).fetchall()
+            for row in rows:
+                yield _item(row[1:])
+            if len(rows) < _PAGE:
+                return
+            last = rows[-1][0]
+
+    # -- configs -------------------------------------------------------------------------------
+
+    def register_config(self, config: Mapping[str, Any]) -> str:
+        """Store a stage config under its :func:`config_hash` and return the hash.
+
+        Results only carry the hash; registering the config makes provenance resolvable to the
+        full settings later.
+        """
+        digest = config_hash(config)
+        with self.transaction():
+            self._connection().execute(
+                "INSERT INTO configs (hash, config, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (hash) DO NOTHING",
+                (digest, to_json(dict(config), "config"), time.time()),
+            )
+        return digest
+
+    def get_config(self, digest: str) -> dict[str, Any] | None:
+        row = self._connection().execute("SELECT config FROM configs WHERE hash = ?", (digest,)).fetchone()
+        return None if row is None else _loads(row[0])
+
+    # -- stage results -------------------------------------------------------------------------
+
+    def record_result(
+        self,
+        stage: str,
+        item_id: str,
+        config_hash: str,
+        status: Status,
+        *,
+        output: Any = None,
+        reason: str | None = None,
+        error: str | BaseException | None = None,
+    ) -> Result:
+        """Record what ``stage`` made of an item: done, rejected (with a reason) or failed (with an error).
+
+        Recording again under the same key replaces the row and increments ``attempts``, which is
+        how a failing item's retries are counted.
+        """
+        check_name(stage, "stage")
+        check_item_id(item_id)
+        if not isinstance(config_hash, str) or not config_hash:
+            raise StoreError(f"{stage} result for item {item_id!r}: config_hash must be a non-empty str")
+        if status not in STATUSES:
+            raise StoreError(
+                f"{stage} result for item {item_id!r}: status {status!r} is not one of {sorted(STATUSES)}"
+            )
+        if status == "rejected" and not reason:
+            raise StoreError(f"{stage} result for item {item_id!r}: a rejection needs a reason")
+        if status == "failed" and error is None:
+            raise StoreError(f"{stage} result for item {item_id!r}: a failure needs an error")
+        if status != "failed" and error is not None:
+            raise StoreError(f"{stage} result for item {item_id!r}: only a failed result carries an error")
+        output_json = None if output is None else to_json(output, f"{stage} output of item {item_id!r}")
+        error_text = None if error is None else _error_text(error)
+        key = (stage, item_id, config_hash)
+        conn = self._connection()
+        with self.transaction():
+            if not conn.execute("SELECT 1 FROM items WHERE id = ?", (item_id,)).fetchone():
+                raise StoreError(f"cannot record a {stage} result for item {item_id!r}: no such item")
+            conn.execute(
+                f"INSERT INTO results ({_RESULT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?) "
+                "ON CONFLICT (stage, item_id, config_hash) DO UPDATE SET status = excluded.status, "
+                "reason = excluded.reason, output = excluded.output, error = excluded.error, "
+                "attempts = results.attempts + 1, updated_at = excluded.updated_at",
+                (*key, status, reason, output_json, error_text, time.time()),
+            )
+            row = conn.execute(
+                f"SELECT {_RESULT_COLUMNS} FROM results WHERE stage = ? AND item_id = ? AND config_hash = ?",
+                key,
+            ).fetchone()
+        return _result(row)
+
+    def get_result(self, stage: str, item_id: str, config_hash: str) -> Result | None:
+        row = (
+            self._connection()
+            .execute(
+                f"SELECT {_RESULT_COLUMNS} FROM results WHERE stage = ? AND item_id = ? AND config_hash = ?",
+                (stage, item_id, config_hash),
+            )
+            .fetchone()
+        )
+        return None if row is None else _result(row)
+
+    def latest_results(self, kind: str | None = None) -> list[Result]:
+        """For every item (of ``kind``) and stage, the most recently recorded result under any config."""
+        where = "" if kind is None else "WHERE item_id IN (SELECT id FROM items WHERE kind = ?)"
+        rows = (
+            self._connection()
+            .execute(
+                f"SELECT {_RESULT_COLUMNS} FROM (SELECT *, row_number() OVER (PARTITION BY item_id, stage "
+                f"ORDER BY updated_at DESC, rowid DESC) AS rank FROM results {where}) "
+                "WHERE rank = 1 ORDER BY item_id, stage",
+                () if kind is None else (kind,),
+            )
+            .fetchall()
+        )
+        return [_result(row) for row in rows]
+
+    def pending(
+        self, stage: str, config_hash: str, item_ids: Iterable[str], *, max_attempts: int = 3
+    ) -> list[str]:
+        """The ids (in the given order) that ``stage`` still has to run under ``config_hash``.
+
+        An item is pending when it has no result under this key, or has failed fewer than
+        ``max_attempts`` times; done and rejected items are never redone, and an item that has
+        failed ``max_attempts`` times stays recorded as failed.
+        """
+        if max_attempts < 1:
+            raise StoreError(f"pending {stage}: max_attempts must be at least 1, got {max_attempts}")
+        ids = [check_item_id(item_id) for item_id in item_ids]
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT j.value FROM json_each(?) AS j LEFT JOIN results AS r "
+                "ON r.stage = ? AND r.config_hash = ? AND r.item_id = j.value "
+                "WHERE r.status IS NULL OR (r.status = 'failed' AND r.attempts < ?) ORDER BY j.key",
+                (to_json(ids, "item ids"), stage, config_hash, max_attempts),
+            )
+            .fetchall()
+        )
+        return [row[0] for row in rows]
+
+    def funnel(self, stage: str, config_hash: str | None = None) -> Funnel:
+        """Counts of what ``stage`` did: items in, kept, rejected by reason, failed.
+
+        With ``config_hash``, counts that config's results; without, each item's latest result, so
+        a re-run under a new config is not counted twice.
+        """
+        if config_hash is None:
+            query = (
+                "SELECT status, reason, count(*) FROM (SELECT status, reason, row_number() OVER "
+                "(PARTITION BY item_id ORDER BY updated_at DESC, rowid DESC) AS rank FROM results "
+                "WHERE stage = ?) WHERE rank = 1 GROUP BY status, reason"
+            )
+            params: tuple[str, ...] = (stage,)
+        else:
+            query = (
+                "SELECT status, reason, count(*) FROM results WHERE stage = ? AND config_hash = ? "
+                "GROUP BY status, reason"
+            )
+            params = (stage, config_hash)
+        kept = failed = 0
+        rejected: dict[str, int] = {}
+        for status, reason, count in self._connection().execute(query, params):
+            if status == "done":
+                kept += count
+            elif status == "failed":
+                failed += count
+            else:
+                rejected[reason] = rejected.get(reason, 0) + count
+        return Funnel(stage, kept + failed + sum(rejected.values()), kept, rejected, failed)
+
+    # -- reviews -------------------------------------------------------------------------------
+
+    def set_review(
+        self, item_id: str, verdict: Verdict, *, reason: str | None = None, reviewer: str | None = None
+    ) -> Review:
+        """Record a person's accept/reject of an item, replacing any earlier verdict."""
+        if verdict not in VERDICTS:
+            raise StoreError(
+                f"review of item {item_id!r}: verdict {verdict!r} is not one of {sorted(VERDICTS)}"
+            )
+        conn = self._connection()
+        now = time.time()
+        with self.transaction():
+            if not conn.execute("SELECT 1 FROM items WHERE id = ?", (item_id,)).fetchone():
+                raise StoreError(f"cannot review item {item_id!r}: no such item")
+            conn.execute(
+                "INSERT INTO reviews (item_id, verdict, reason, reviewer, reviewed_at) "
+                "VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (item_id) DO UPDATE SET verdict = excluded.verdict, reason = excluded.reason, "
+                "reviewer = excluded.reviewer, reviewed_at = excluded.reviewed_at",
+                (item_id, verdict, reason, reviewer, now),
+            )
+        return Review(item_id, verdict, reason, reviewer, now)
+
+    def get_review(self, item_id: str) -> Review | None:
+        row = (
+            self._connection()
+            .execute(
+                "SELECT item_id, verdict, reason, reviewer, reviewed_at FROM reviews WHERE item_id = ?",
+                (item_id,),
+            )
+            .fetchone()
+        )
+        return None if row is None else Review(*row)
+
+    def reviews(self) -> dict[str, Review]:
+        """Every review, by item id."""
+        rows = self._connection().execute(
+            "SELECT item_id, verdict, reason, reviewer, reviewed_at FROM reviews"
+        )
+        return {row[0]: Review(*row) for row in rows}
+
+    # -- health --------------------------------------------------------------------------------
+
+    def verify(self, *, rehash: bool = False) -> list[str]:
+        """Problems found in the dataset, as messages naming what is wrong; empty when healthy.
+
+        Checks SQLite's integrity and foreign keys and that every recorded media file exists with
+        its recorded size (and, with ``rehash``, its hash, which reads every byte).
+        """
+        conn = self._connection()
+        problems = [f"database: {row[0]}" for row in conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
+        problems += [
+            f"database: row {rowid} of {table} points to a missing row of {parent}"
+            for table, rowid, parent, _ in conn.execute("PRAGMA foreign_key_check")
+        ]
+        for relpath, sha, size in conn.execute("SELECT relpath, sha256, size FROM media").fetchall():
+            path = self.resolve(relpath)
+            if not path.is_file():
+                problems.append(f"{relpath}: recorded but missing")
+            elif path.stat().st_size != size:
+                problems.append(f"{relpath}: {path.stat().st_size} bytes on disk, {size} recorded")
+            elif rehash and hash_file(path)[0] != sha:
+                problems.append(f"{relpath}: content does not match its sha256")
+        return problems

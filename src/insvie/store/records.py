@@ -1,0 +1,125 @@
+"""The values the store hands out, and the JSON and hashing rules they are stored under.
+
+Rows come back as frozen dataclasses rather than sqlite rows so that callers never depend on
+column order and cannot mutate what looks like state but is only a copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from insvie.errors import ConfigError, StoreError
+
+Status = Literal["done", "rejected", "failed"]
+STATUSES: frozenset[str] = frozenset({"done", "rejected", "failed"})
+Verdict = Literal["accept", "reject"]
+VERDICTS: frozenset[str] = frozenset({"accept", "reject"})
+
+# Stage names and item kinds become Parquet column names and CLI words, so they stay identifiers.
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def check_name(value: str, what: str) -> str:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise StoreError(
+            f"{what} {value!r}: must be lower-case letters, digits and '_', starting with a letter"
+        )
+    return value
+
+
+def check_item_id(item_id: str) -> str:
+    if not isinstance(item_id, str) or not item_id or len(item_id) > 512 or "\x00" in item_id:
+        raise StoreError(
+            f"item id {item_id!r}: must be a non-empty str of at most 512 characters without NUL"
+        )
+    return item_id
+
+
+def _canonical_json(value: Any) -> str:
+    """Sorted keys and no whitespace make equal data equal text; NaN is refused as SQLite's JSON is strict."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def to_json(value: Any, what: str) -> str:
+    try:
+        return _canonical_json(value)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"{what}: not storable as JSON ({exc})") from exc
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """The sha256 of a config's canonical JSON: the same settings give the same hash in any key order.
+
+    Results are keyed by this hash, so changing any setting of a stage makes it redo its items while
+    an unchanged config resumes. Note that ``1`` and ``1.0`` are different settings here.
+    """
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"config must be a mapping, got {type(config).__name__}")
+    try:
+        text = _canonical_json(dict(config))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"config is not plain JSON data, so it cannot be hashed: {exc}") from exc
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Item:
+    """Something the engine processes: a source video, image, clip, candidate or triplet.
+
+    ``source`` records where the item came from as given (a path or URL outside the dataset; never
+    opened by the store); ``media`` is the item's own file inside the dataset, if any.
+    """
+
+    id: str
+    kind: str
+    source: str | None
+    media: str | None
+    parent: str | None
+    meta: dict[str, Any] = field(default_factory=dict)
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one stage made of one item under one config.
+
+    ``attempts`` counts how many times the stage recorded a result for this key; for a failed row
+    that is the number of failed tries, which is what bounds retries.
+    """
+
+    stage: str
+    item_id: str
+    config_hash: str
+    status: Status
+    reason: str | None
+    output: Any
+    error: str | None
+    attempts: int
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class Review:
+    """A person's verdict on an item; exports honour it over any automatic score."""
+
+    item_id: str
+    verdict: Verdict
+    reason: str | None
+    reviewer: str | None
+    reviewed_at: float
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """How many items entered a stage and what became of them."""
+
+    stage: str
+    total: int
+    kept: int
+    rejected: dict[str, int]
+    failed: int

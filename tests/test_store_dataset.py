@@ -1,0 +1,368 @@
+"""Opening, schema versions, media, items, results and reviews, on real SQLite files."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import pickle
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from insvie.errors import ConfigError, SchemaError, StoreError
+from insvie.store import DB_NAME, SCHEMA_VERSION, Dataset, Funnel, config_hash
+from insvie.store.db import APPLICATION_ID, MIGRATIONS
+
+
+@pytest.fixture
+def ds(tmp_path: Path):
+    with Dataset.open(tmp_path / "ds") as dataset:
+        yield dataset
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+# -- opening ---------------------------------------------------------------------------------------
+
+
+def test_open_creates_the_layout_in_wal_mode(tmp_path: Path) -> None:
+    with Dataset.open(tmp_path / "new" / "ds") as ds:
+        assert {p.name for p in ds.root.iterdir()} >= {DB_NAME, "media", "exports", "tmp"}
+    conn = sqlite3.connect(tmp_path / "new" / "ds" / DB_NAME)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+
+
+def test_reopen_keeps_the_data(tmp_path: Path) -> None:
+    with Dataset.open(tmp_path) as ds:
+        ds.add_item("a", "clip", meta={"fps": 8})
+    with Dataset.open(tmp_path, create=False) as ds:
+        assert ds.get_item("a").meta == {"fps": 8}
+
+
+def test_missing_dataset_is_not_created_without_create(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="not an insvie dataset"):
+        Dataset.open(tmp_path / "nope", create=False)
+    assert not (tmp_path / "nope").exists()
+    with pytest.raises(StoreError, match=f"no {DB_NAME}"):
+        Dataset.open(tmp_path, create=False)
+    assert not (tmp_path / DB_NAME).exists()
+
+
+def test_non_empty_folder_without_database_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "video.mp4").write_bytes(b"x")
+    for create in (True, False):
+        with pytest.raises(StoreError, match=str(tmp_path)):
+            Dataset.open(tmp_path, create=create)
+    assert not (tmp_path / DB_NAME).exists()
+
+
+def test_a_file_is_not_a_dataset(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(StoreError, match="not a folder"):
+        Dataset.open(tmp_path / "f")
+
+
+def test_garbage_database_file_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / DB_NAME).write_bytes(b"this is not an SQLite file\n" * 200)
+    with pytest.raises(StoreError, match=DB_NAME) as err:
+        Dataset.open(tmp_path)
+    assert not isinstance(err.value, SchemaError)
+
+
+def test_other_programs_database_is_refused(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.execute("CREATE TABLE photos (id INTEGER)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="some other program"):
+        Dataset.open(tmp_path)
+
+
+def test_version_one_database_is_migrated(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+    conn.execute("BEGIN")
+    MIGRATIONS[0](conn)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO items (id, kind, meta, created_at) VALUES ('old', 'clip', '{\"a\": 1}', 0)")
+    conn.execute("COMMIT")
+    conn.close()
+    with Dataset.open(tmp_path, create=False) as ds:
+        assert ds.get_item("old").meta == {"a": 1}
+        ds.set_review("old", "accept")  # the table v2 added
+        assert ds.get_review("old").verdict == "accept"
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+
+
+def test_newer_schema_is_refused_naming_both_versions(tmp_path: Path) -> None:
+    Dataset.open(tmp_path).close()
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(SchemaError, match=rf"version {SCHEMA_VERSION + 5}.*version {SCHEMA_VERSION}"):
+        Dataset.open(tmp_path)
+
+
+def test_closed_dataset_refuses_use(tmp_path: Path) -> None:
+    ds = Dataset.open(tmp_path)
+    ds.close()
+    with pytest.raises(StoreError, match="closed"):
+        ds.get_item("a")
+
+
+def test_open_removes_only_temporaries_of_dead_writers(tmp_path: Path) -> None:
+    Dataset.open(tmp_path).close()
+    dead, alive = _dead_pid(), os.getpid()
+    stale = [
+        tmp_path / "tmp" / f"tmp-{dead}-0123456789abcdef.mp4",
+        tmp_path / "tmp" / f".tmp-{dead}-0123456789abcdef.mp4.{dead}.partial.mp4",  # an encoder's own temp
+        tmp_path / "exports" / f".manifest.parquet.tmp-{dead}-0123456789abcdef",
+    ]
+    kept = [
+        tmp_path / "tmp" / f"tmp-{alive}-0123456789abcdef.mp4",
+        tmp_path / "tmp" / "notes.txt",
+        tmp_path / "exports" / "manifest.parquet",
+    ]
+    for path in stale + kept:
+        path.write_bytes(b"partial")
+    Dataset.open(tmp_path).close()
+    assert [p for p in stale if p.exists()] == []
+    assert all(p.exists() for p in kept)
+
+
+def _add_child_item(ds: Dataset) -> None:
+    ds.add_item("from-child", "clip")
+    ds.close()
+
+
+def test_forked_worker_opens_its_own_connection(ds: Dataset) -> None:
+    ds.add_item("before", "clip")  # the parent's connection is open across the fork
+    proc = multiprocessing.get_context("fork").Process(target=_add_child_item, args=(ds,))
+    proc.start()
+    proc.join(30)
+    assert proc.exitcode == 0
+    assert ds.get_item("from-child") is not None
+    ds.add_item("after", "clip")
+    assert [item.id for item in ds.iter_items()] == ["before", "from-child", "after"]
+
+
+def test_pickled_dataset_reopens_by_path(ds: Dataset) -> None:
+    ds.add_item("a", "clip")
+    with pickle.loads(pickle.dumps(ds)) as copy:
+        assert copy.root == ds.root
+        assert copy.get_item("a") is not None
+
+
+# -- media -----------------------------------------------------------------------------------------
+
+
+def test_put_file_is_content_addressed_and_deduplicated(ds: Dataset, tmp_path: Path) -> None:
+    data = os.urandom(3 << 20)
+    src = tmp_path / "clip.MP4"
+    src.write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    rel = ds.put_file(src)
+    assert rel == f"media/{digest[:2]}/{digest}.mp4"
+    assert ds.resolve(rel).read_bytes() == data
+    assert ds.put_bytes(data, "mp4") == rel
+    assert ds.put_file(src, ext=".bin") == f"media/{digest[:2]}/{digest}.bin"
+    assert len(list((ds.root / "media").rglob("*.*"))) == 2
+    assert list((ds.root / "tmp").iterdir()) == []
+    assert ds.verify(rehash=True) == []
+
+
+def test_put_file_of_missing_source_names_it(ds: Dataset, tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"nope\.mp4"):
+        ds.put_file(tmp_path / "nope.mp4")
+    assert list((ds.root / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("ext", [".m p4", "../x", ".mp4/", ".a.b.c", ".x" * 20])
+def test_unusable_extensions_are_refused(ds: Dataset, ext: str) -> None:
+    with pytest.raises(StoreError, match="extension"):
+        ds.put_bytes(b"x", ext)
+
+
+def test_write_media_moves_the_encoders_file_into_place(ds: Dataset) -> None:
+    with ds.write_media(".mp4") as pending:
+        assert pending.path.parent == ds.root / "tmp"
+        assert pending.path.suffix == ".mp4"
+        pending.path.write_bytes(b"frames")
+    digest = hashlib.sha256(b"frames").hexdigest()
+    assert pending.relpath == f"media/{digest[:2]}/{digest}.mp4"
+    assert not pending.path.exists()
+    ds.add_item("clip", "clip", media=pending.relpath)
+
+
+def test_failed_write_media_leaves_nothing(ds: Dataset) -> None:
+    with pytest.raises(RuntimeError), ds.write_media(".mp4") as pending:
+        pending.path.write_bytes(b"half")
+        raise RuntimeError("encoder died")
+    assert pending.relpath is None
+    assert list((ds.root / "tmp").iterdir()) == []
+    assert list((ds.root / "media").iterdir()) == []
+    with pytest.raises(StoreError, match="left no file"), ds.write_media(".mp4"):
+        pass
+
+
+# -- items -----------------------------------------------------------------------------------------
+
+
+def test_add_item_is_idempotent_and_refuses_conflicts(ds: Dataset) -> None:
+    rel = ds.put_bytes(b"v", ".mp4")
+    first = ds.add_item("src", "source", source="/videos/a.mp4", media=rel, meta={"b": [1, 2], "a": 1})
+    again = ds.add_item("src", "source", source="/videos/a.mp4", media=rel, meta={"a": 1, "b": (1, 2)})
+    assert again == first
+    assert ds.get_item("src") == first
+    with pytest.raises(StoreError, match=r"'src' already exists with a different kind, meta"):
+        ds.add_item("src", "clip", source="/videos/a.mp4", media=rel, meta={"a": 2})
+
+
+def test_add_item_checks_references(ds: Dataset) -> None:
+    with pytest.raises(StoreError, match="parent 'nope'"):
+        ds.add_item("c", "clip", parent="nope")
+    with pytest.raises(StoreError, match=r"media 'media/aa/missing\.mp4' is not in the dataset"):
+        ds.add_item("c", "clip", media="media/aa/missing.mp4")
+    with pytest.raises(StoreError, match="item kind 'Clip!'"):
+        ds.add_item("c", "Clip!")
+    with pytest.raises(StoreError, match="not storable as JSON"):
+        ds.add_item("c", "clip", meta={"score": float("nan")})
+    assert ds.get_item("c") is None
+
+
+def test_iter_items_pages_and_filters(ds: Dataset) -> None:
+    with ds.transaction():
+        ds.add_item("src", "source")
+        for i in range(2500):
+            ds.add_item(f"clip-{i:05d}", "clip", parent="src", meta={"i": i})
+    clips = []
+    for item in ds.iter_items("clip"):  # writing while iterating is allowed
+        clips.append(item.id)
+        if item.meta["i"] % 1000 == 0:
+            ds.add_item(f"{item.id}-cand", "candidate", parent=item.id)
+    assert clips == [f"clip-{i:05d}" for i in range(2500)]
+    assert len(list(ds.iter_items())) == 2504
+    assert [item.id for item in ds.iter_items("candidate")] == [f"clip-{i:05d}-cand" for i in (0, 1000, 2000)]
+
+
+def test_transaction_rolls_back_the_whole_batch(ds: Dataset) -> None:
+    with pytest.raises(StoreError), ds.transaction():
+        ds.add_item("a", "clip")
+        ds.add_item("b", "clip", parent="missing")
+    assert ds.get_item("a") is None
+
+
+# -- results ---------------------------------------------------------------------------------------
+
+
+def test_config_hash_is_canonical() -> None:
+    a = config_hash({"model": "x", "opts": {"steps": 30, "cfg": 7.5}, "seeds": [1, 2]})
+    b = config_hash({"seeds": (1, 2), "opts": {"cfg": 7.5, "steps": 30}, "model": "x"})
+    assert a == b and len(a) == 64
+    assert config_hash({"model": "x", "opts": {"steps": 31, "cfg": 7.5}, "seeds": [1, 2]}) != a
+    with pytest.raises(ConfigError, match="not plain JSON"):
+        config_hash({"path": Path("/x")})
+    with pytest.raises(ConfigError, match="mapping"):
+        config_hash([1, 2])  # type: ignore[arg-type]
+
+
+def test_configs_are_stored_by_hash(ds: Dataset) -> None:
+    digest = ds.register_config({"b": 1, "a": [1, 2]})
+    assert digest == config_hash({"a": [1, 2], "b": 1})
+    assert ds.get_config(digest) == {"a": [1, 2], "b": 1}
+    assert ds.get_config("0" * 64) is None
+
+
+def test_record_and_read_results_counting_attempts(ds: Dataset) -> None:
+    ds.add_item("a", "clip")
+    cfg = config_hash({"k": 1})
+    first = ds.record_result("judge", "a", cfg, "failed", error=ValueError("decoder crashed"))
+    assert (first.status, first.error, first.attempts) == ("failed", "ValueError: decoder crashed", 1)
+    assert ds.record_result("judge", "a", cfg, "failed", error="again", reason="timeout").attempts == 2
+    done = ds.record_result("judge", "a", cfg, "done", output={"score": 0.9, "media": ["m/x"]})
+    assert (done.status, done.error, done.reason, done.attempts) == ("done", None, None, 3)
+    assert ds.get_result("judge", "a", cfg) == done
+    assert ds.get_result("judge", "a", "other") is None
+    assert ds.get_result("edit", "a", cfg) is None
+
+
+def test_record_result_validates(ds: Dataset) -> None:
+    ds.add_item("a", "clip")
+    with pytest.raises(StoreError, match="rejection needs a reason"):
+        ds.record_result("judge", "a", "h", "rejected")
+    with pytest.raises(StoreError, match="failure needs an error"):
+        ds.record_result("judge", "a", "h", "failed")
+    with pytest.raises(StoreError, match="only a failed result carries an error"):
+        ds.record_result("judge", "a", "h", "done", error="x")
+    with pytest.raises(StoreError, match="status 'ok'"):
+        ds.record_result("judge", "a", "h", "ok")  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="item 'zzz': no such item"):
+        ds.record_result("judge", "zzz", "h", "done")
+    with pytest.raises(StoreError, match="stage 'Judge'"):
+        ds.record_result("Judge", "a", "h", "done")
+
+
+def test_pending_skips_finished_and_bounds_retries(ds: Dataset) -> None:
+    ids = [f"i{n}" for n in range(6)]
+    for item_id in ids:
+        ds.add_item(item_id, "clip")
+    cfg = config_hash({"v": 1})
+    ds.record_result("curate", "i0", cfg, "done")
+    ds.record_result("curate", "i1", cfg, "rejected", reason="too-short")
+    ds.record_result("curate", "i2", cfg, "failed", error="e")
+    for _ in range(3):
+        ds.record_result("curate", "i3", cfg, "failed", error="e")
+    assert ds.pending("curate", cfg, ids, max_attempts=3) == ["i2", "i4", "i5"]
+    assert ds.pending("curate", cfg, ids, max_attempts=1) == ["i4", "i5"]
+    assert ds.pending("curate", cfg, reversed(ids)) == ["i5", "i4", "i2"]
+    assert ds.pending("curate", config_hash({"v": 2}), ids) == ids  # a new config redoes everything
+    assert ds.pending("instruct", cfg, ids) == ids
+    assert ds.pending("curate", cfg, []) == []
+
+
+def test_funnel_counts_latest_outcomes(ds: Dataset) -> None:
+    old, new = config_hash({"v": 1}), config_hash({"v": 2})
+    for n in range(7):
+        ds.add_item(f"i{n}", "clip")
+    outcomes = [
+        ("done", None),
+        ("done", None),
+        ("rejected", "too-short"),
+        ("rejected", "too-short"),
+        ("rejected", "static"),
+        ("failed", None),
+    ]
+    for n, (status, reason) in enumerate(outcomes):
+        ds.record_result("curate", f"i{n}", old, "rejected", reason="old-rule")
+        error = "boom" if status == "failed" else None
+        ds.record_result("curate", f"i{n}", new, status, reason=reason, error=error)
+    expected = Funnel("curate", total=6, kept=2, rejected={"too-short": 2, "static": 1}, failed=1)
+    assert ds.funnel("curate") == expected
+    assert ds.funnel("curate", new) == expected
+    assert ds.funnel("curate", old) == Funnel("curate", 6, 0, {"old-rule": 6}, 0)
+    assert ds.funnel("edit") == Funnel("edit", 0, 0, {}, 0)
+
+
+def test_reviews_replace_earlier_verdicts(ds: Dataset) -> None:
+    ds.add_item("t", "triplet")
+    ds.set_review("t", "accept", reviewer="ann")
+    ds.set_review("t", "reject", reason="edit leaks into background", reviewer="bob")
+    review = ds.get_review("t")
+    assert (review.verdict, review.reason, review.reviewer) == ("reject", "edit leaks into background", "bob")
+    assert ds.reviews() == {"t": review}
+    with pytest.raises(StoreError, match="verdict 'maybe'"):
+        ds.set_review("t", "maybe")  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="'nope': no such item"):
+        ds.set_review("nope", "accept")
