@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -37,8 +38,10 @@ def _cell(info: dict, key: str) -> str:
 
 
 def probe(
-    videos: list[Path] = typer.Argument(..., help="One or more video files.", show_default=False),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per file (JSON Lines)."),
+    videos: Annotated[list[Path], typer.Argument(help="One or more video files.", show_default=False)],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per file (JSON Lines).")
+    ] = False,
 ) -> None:
     """Show codec, size (after rotation), fps, frame count, duration, pixel format and audio of videos.
 
@@ -49,7 +52,11 @@ def probe(
     from insvie.media import probe as probe_video
 
     err = Console(stderr=True)
-    table = Table("file", *(label for label, _ in _COLUMNS), title_justify="left")
+    table = Table(title_justify="left")
+    # File names are the point of the table: fold them rather than truncate them on narrow terminals.
+    table.add_column("file", overflow="fold")
+    for label, _ in _COLUMNS:
+        table.add_column(label)
     failed = 0
     for path in videos:
         try:
@@ -66,6 +73,10 @@ def probe(
         else:
             table.add_row(str(path), *(_cell(info, key) for _, key in _COLUMNS))
     if not as_json and table.row_count:
-        Console().print(table)
+        out = Console()
+        if not out.is_terminal:
+            # Piped output has no width to respect; keep each row on one line so it greps cleanly.
+            out = Console(width=1000)
+        out.print(table)
     if failed:
         raise typer.Exit(code=1)

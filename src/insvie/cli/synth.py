@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -23,18 +24,22 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 
 def synth(
-    out: Path = typer.Argument(..., help="Folder to write into (created; an existing run is resumed)."),
-    n: int = typer.Option(16, "--n", min=1, help="Number of samples."),
-    seed: int = typer.Option(0, "--seed", help="Base seed; sample i uses a seed derived from (seed, i)."),
-    size: str = typer.Option("240x360", "--size", help="Frame size as HEIGHTxWIDTH."),
-    frames: int = typer.Option(17, "--frames", min=1, help="Frames per video (4k+1 suits the editor)."),
-    fps: float = typer.Option(8.0, "--fps", min=1.0, help="Frames per second of the written videos."),
-    broken_fraction: float = typer.Option(
-        0.0, "--broken-fraction", min=0.0, max=1.0,
-        help="Share of samples whose edited video is deliberately broken (flicker, drift, first-frames-only, "
-        "motion mismatch, wrong attribute, blur, blocking), labelled in the records.",
-    ),
-    lossless: bool = typer.Option(False, "--lossless", help="Write source and edited videos losslessly."),
+    out: Annotated[Path, typer.Argument(help="Folder to write into (created; an existing run is resumed).")],
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of samples.")] = 16,
+    seed: Annotated[int, typer.Option(help="Base seed; sample i uses a seed derived from (seed, i).")] = 0,
+    size: Annotated[str, typer.Option(help="Frame size as HEIGHTxWIDTH.")] = "240x360",
+    frames: Annotated[int, typer.Option(min=1, help="Frames per video (4k+1 suits the editor).")] = 17,
+    fps: Annotated[float, typer.Option(min=1.0, help="Frames per second of the written videos.")] = 8.0,
+    broken_fraction: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of samples whose edited video is deliberately broken (flicker, drift, "
+            "first-frames-only, motion mismatch, wrong attribute, blur, blocking), labelled in the records.",
+        ),
+    ] = 0.0,
+    lossless: Annotated[bool, typer.Option(help="Write source and edited videos losslessly.")] = False,
 ) -> None:
     """Generate SynthEdit samples: procedural scenes with a ground-truth edit and edit mask.
 
@@ -60,10 +65,11 @@ def synth(
                 fps=fps,
                 broken_fraction=broken_fraction,
                 lossless=lossless,
-                on_sample=lambda _i, _record: progress.advance(task),
+                on_sample=lambda _record: progress.advance(task),
             )
         except InsvieError as exc:
             console.print(f"[red]error[/red] {exc}")
             raise typer.Exit(code=2) from exc
     broken = sum(1 for record in records if record.get("broken"))
-    console.print(f"wrote {len(records)} samples ({broken} broken) to {out} (records: {out / 'records.jsonl'})")
+    records_path = out / "records.jsonl"
+    console.print(f"wrote {len(records)} samples ({broken} broken) to {out} (records: {records_path})")
