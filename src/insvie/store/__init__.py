@@ -13,6 +13,8 @@ Public API::
     ds.register_config(config) -> str;  ds.get_config(hash) -> dict | None
     ds.record_result(stage, item_id, config_hash, status, *, output=None, reason=None, error=None) -> Result
     ds.get_result(stage, item_id, config_hash) -> Result | None;  ds.latest_results(kind=None) -> list[Result]
+    ds.results(stage, config_hash, *, status=None) -> list[Result]
+    ds.temp_path(ext) -> Path;  ds.adopt(tmp_path) -> str     # workers write, the runner adopts
     ds.pending(stage, config_hash, item_ids, *, max_attempts=3) -> list[str]
     ds.funnel(stage, config_hash=None) -> Funnel
     ds.set_review(item_id, verdict, *, reason=None, reviewer=None) -> Review

@@ -250,6 +250,31 @@ class Dataset:
         finally:
             pending.path.unlink(missing_ok=True)
 
+    def temp_path(self, ext: str) -> Path:
+        """A fresh temporary file name in the dataset's tmp area, for a writer that will :meth:`adopt` it.
+
+        Engine workers write media here without touching the database; the runner adopts the files
+        when it records the batch. Names carry the writer's pid, so a killed worker's leftovers are
+        swept on the next open.
+        """
+        return self._temp_path(normalize_ext(ext))
+
+    def adopt(self, path: str | os.PathLike[str]) -> str:
+        """Move a finished file from the tmp area to its content address and record it; returns its relpath.
+
+        Only files inside this dataset's tmp area are adopted (a rename, never a copy); anything
+        else is refused so that a stage cannot smuggle an outside path into the store.
+        """
+        tmp = Path(os.path.abspath(path))
+        tmp_root = self.resolve(TMP_DIR)
+        if tmp.parent != tmp_root or not tmp.is_file():
+            raise StoreError(f"{path}: only finished files in {tmp_root} can be adopted into the dataset")
+        sha, size = hash_file(tmp)
+        try:
+            return self._install(tmp, Blob(sha, size, normalize_ext("".join(tmp.suffixes[-1:]))))
+        finally:
+            tmp.unlink(missing_ok=True)
+
     def _temp_path(self, ext: str) -> Path:
         return self.resolve(f"{TMP_DIR}/{fsio.temp_name(ext)}")
 
@@ -446,6 +471,20 @@ class Dataset:
             .fetchone()
         )
         return None if row is None else _result(row)
+
+    def results(self, stage: str, config_hash: str, *, status: Status | None = None) -> list[Result]:
+        """Every result ``stage`` recorded under ``config_hash`` (optionally only one status), by item id."""
+        where = "" if status is None else "AND status = ?"
+        rows = (
+            self._connection()
+            .execute(
+                f"SELECT {_RESULT_COLUMNS} FROM results WHERE stage = ? AND config_hash = ? {where} "
+                "ORDER BY item_id",
+                (stage, config_hash, *(() if status is None else (status,))),
+            )
+            .fetchall()
+        )
+        return [_result(row) for row in rows]
 
     def latest_results(self, kind: str | None = None) -> list[Result]:
         """For every item (of ``kind``) and stage, the most recently recorded result under any config."""

@@ -1,0 +1,30 @@
+"""The engine: the stage contract, the runner that keeps builds resumable, and the executors.
+
+Stages (``insvie.stages``) implement :class:`Stage`; the runner owns the dataset and decides what is
+pending; executors decide where batches run. Nothing here knows what any particular stage does.
+"""
+
+from insvie.engine.executors import Executor, LocalExecutor, RayExecutor, make_executor
+from insvie.engine.ingest import IngestReport, ingest
+from insvie.engine.runner import ProgressSink, Runner, Step, StepReport
+from insvie.engine.stage import Child, Outcome, Resources, Stage, StageConfig, StageContext, Task
+
+__all__ = [
+    "Child",
+    "Executor",
+    "IngestReport",
+    "LocalExecutor",
+    "Outcome",
+    "ProgressSink",
+    "RayExecutor",
+    "Resources",
+    "Runner",
+    "Stage",
+    "StageConfig",
+    "StageContext",
+    "Step",
+    "StepReport",
+    "Task",
+    "ingest",
+    "make_executor",
+]

@@ -1,0 +1,184 @@
+"""The stage contract: what a pipeline step declares, receives and returns.
+
+A stage is pure work on items. It never opens the database or knows which executor runs it, so
+the same class runs in-process, in a process pool or as a Ray task/actor, and the runner alone
+decides what is pending, records results and keeps the run resumable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Scope = Literal["item", "all"]
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one worker of a stage needs; executors size pools and Ray requests from it.
+
+    ``actor`` asks for a long-lived worker that keeps what ``setup`` loaded (a model on a GPU);
+    by default GPU stages get actors and CPU stages get plain tasks.
+    """
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+    memory_gb: float = 1.0
+    actor: bool | None = None
+
+    @property
+    def wants_actor(self) -> bool:
+        return self.gpus > 0 if self.actor is None else self.actor
+
+
+class StageConfig(BaseModel):
+    """Base of every stage's settings: plain data, validated, with unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One item as a stage sees it: its own file, its parent's file, and what earlier stages said."""
+
+    item_id: str
+    kind: str
+    media: Path | None
+    source: str | None
+    meta: dict[str, Any]
+    parent_id: str | None = None
+    parent_media: Path | None = None
+    parent_meta: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    def seed(self, salt: str = "") -> int:
+        """A seed that depends only on the item (and a salt), so every executor makes the same choices."""
+        digest = hashlib.sha256(f"{self.item_id}\x00{salt}".encode()).digest()
+        return int.from_bytes(digest[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+@dataclass(frozen=True)
+class Child:
+    """A new item a stage makes from its input (a clip cut from a video, an edit request, a triplet).
+
+    ``media`` is a file the stage wrote with :meth:`StageContext.new_file`; the runner adopts it
+    into the store when it records the batch. ``files`` are further written files whose stored paths
+    join ``meta`` under their keys (a triplet's source video beside its edited one).
+    """
+
+    id: str
+    kind: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    media: Path | None = None
+    source: str | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a stage made of one item. Build them with :meth:`done`, :meth:`rejected`, :meth:`failed`."""
+
+    item_id: str
+    status: Literal["done", "rejected", "failed"]
+    output: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+    error: str | None = None
+    children: tuple[Child, ...] = ()
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @classmethod
+    def done(
+        cls,
+        item_id: str,
+        output: dict[str, Any] | None = None,
+        *,
+        children: list[Child] | tuple[Child, ...] = (),
+        files: dict[str, Path] | None = None,
+    ) -> Outcome:
+        """A kept item. ``files`` maps output keys to written files; their stored paths join the output."""
+        return cls(item_id, "done", output or {}, children=tuple(children), files=files or {})
+
+    @classmethod
+    def rejected(
+        cls,
+        item_id: str,
+        reason: str,
+        output: dict[str, Any] | None = None,
+        *,
+        files: dict[str, Path] | None = None,
+    ) -> Outcome:
+        """A deliberate no: ``reason`` is a short category counted in the funnel ("too_dark", "static")."""
+        return cls(item_id, "rejected", output or {}, reason=reason, files=files or {})
+
+    @classmethod
+    def failed(cls, item_id: str, error: str) -> Outcome:
+        """Something went wrong that a retry might fix; the runner retries a bounded number of times."""
+        return cls(item_id, "failed", error=error)
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What a worker gets at setup: where the dataset is and where to write new files."""
+
+    root: Path
+    tmp_dir: Path
+
+    def new_file(self, ext: str) -> Path:
+        """A fresh path in the dataset's tmp area; files written there are adopted by the runner."""
+        suffix = ext if ext.startswith(".") else f".{ext}"
+        return self.tmp_dir / f"tmp-{os.getpid()}-{secrets.token_hex(8)}{suffix.lower()}"
+
+
+class Stage(ABC):
+    """A pipeline step: a name, the item kind it consumes, its resources, ``setup`` and ``process``.
+
+    ``version`` goes into the config hash, so changing a stage's algorithm re-runs it on resume
+    instead of mixing old and new decisions. ``scope = "all"`` stages (deduplication) see every
+    pending item at once and run in the driver, so their decisions do not depend on batching.
+    """
+
+    name: ClassVar[str]
+    consumes: ClassVar[str]
+    version: ClassVar[str] = "1"
+    resources: ClassVar[Resources] = Resources()
+    batch_size: ClassVar[int] = 1
+    scope: ClassVar[Scope] = "item"
+    config_class: ClassVar[type[StageConfig]] = StageConfig
+
+    def __init__(
+        self, config: StageConfig | None = None, *, name: str | None = None, consumes: str | None = None
+    ) -> None:
+        self.config = config if config is not None else self.config_class()
+        # One class may serve two pipeline steps (dedup of clips and of images), each with its own name.
+        if name is not None:
+            self.name = name  # type: ignore[misc]
+        if consumes is not None:
+            self.consumes = consumes  # type: ignore[misc]
+
+    def describe(self) -> dict[str, Any]:
+        """The data that identifies this stage's decisions; its hash keys every result."""
+        return {
+            "stage": self.name,
+            "consumes": self.consumes,
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "version": self.version,
+            "config": self.config.model_dump(mode="json"),
+        }
+
+    def setup(self, ctx: StageContext) -> None:  # noqa: B027 - optional hook
+        """Load what every batch needs (models, lookup tables) once per worker."""
+
+    @abstractmethod
+    def process(self, batch: list[Task]) -> list[Outcome]:
+        """Map each task to one outcome, in any order; an item missing from the result counts as failed."""
+
+    def process_all(self, pending: list[Task], kept: list[Task]) -> list[Outcome]:
+        """For ``scope = "all"``: decide ``pending`` knowing the items already kept under this config."""
+        raise NotImplementedError(f"stage {self.name} has scope 'all' but no process_all")
