@@ -51,7 +51,9 @@ class Square(Stage):
             path = self.ctx.new_file(".txt")
             path.write_text(str(n * n))
             child = Child(f"{task.item_id}.sq", "square", {"n": n * n}, media=path)
-            outcomes.append(Outcome.done(task.item_id, {"square": n * n, "pid": os.getpid()}, children=[child]))
+            outcomes.append(
+                Outcome.done(task.item_id, {"square": n * n, "pid": os.getpid()}, children=[child])
+            )
         return outcomes
 
 

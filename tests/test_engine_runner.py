@@ -105,7 +105,9 @@ def test_process_pool_makes_the_same_decisions(tmp_path: Path):
             finally:
                 executor.close()
             results.append(_decisions(ds))
-            pids = {r.output["pid"] for r in ds.latest_results() if r.stage == "square" and r.status == "done"}
+            pids = {
+                r.output["pid"] for r in ds.latest_results() if r.stage == "square" and r.status == "done"
+            }
             assert (os.getpid() in pids) == (workers == 0)
     assert results[0] == results[1]
 
@@ -163,7 +165,9 @@ def test_ray_build_equals_local_build(tmp_path: Path, monkeypatch: pytest.Monkey
             _numbers(ds, 10, bad=(4,))
             Runner(ds, executor, max_attempts=1).run(_steps())
             results.append(_decisions(ds))
-            pids = {r.output["pid"] for r in ds.latest_results() if r.stage == "square" and r.status == "done"}
+            pids = {
+                r.output["pid"] for r in ds.latest_results() if r.stage == "square" and r.status == "done"
+            }
             assert os.getpid() not in pids
     finally:
         executor.close()

@@ -132,9 +132,7 @@ class Runner:
         for name, digest in self._hashes.items():
             if name == step.name:
                 continue
-            outputs[name] = {
-                r.item_id: r.output for r in self.dataset.results(name, digest, status="done")
-            }
+            outputs[name] = {r.item_id: r.output for r in self.dataset.results(name, digest, status="done")}
         return outputs
 
     def _task(self, item_id: str, outputs: dict[str, dict[str, Any]]) -> Task:
@@ -144,7 +142,11 @@ class Runner:
         inputs = {name: by_item[item_id] for name, by_item in outputs.items() if item_id in by_item}
         if parent is not None:
             inputs.update(
-                {f"parent.{name}": by_item[parent.id] for name, by_item in outputs.items() if parent.id in by_item}
+                {
+                    f"parent.{name}": by_item[parent.id]
+                    for name, by_item in outputs.items()
+                    if parent.id in by_item
+                }
             )
         return Task(
             item_id=item.id,
