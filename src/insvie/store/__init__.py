@@ -22,12 +22,16 @@ Public API::
     ds.verify(*, rehash=False) -> list[str]
     config_hash(config) -> str
     export_parquet(dataset, dest=None, *, kind=None) -> Path
+    accepted_triplets(dataset, *, final_stage="refilter") -> Iterator[Triplet]
+    export_webdataset(dataset, dest, *, shard_size=1000) -> list[Path]
+    export_insvie_csv(dataset, dest) -> Path
     manifest_table(dataset, *, kind=None) -> pyarrow.Table
 """
 
 from insvie.store.dataset import DB_NAME, EXPORTS_DIR, TMP_DIR, Dataset, PendingMedia
 from insvie.store.db import SCHEMA_VERSION
 from insvie.store.export_parquet import export_parquet, manifest_table
+from insvie.store.export_triplets import Triplet, accepted_triplets, export_insvie_csv, export_webdataset
 from insvie.store.paths import check_relpath
 from insvie.store.records import Funnel, Item, Result, Review, Status, Verdict, config_hash
 
@@ -43,9 +47,13 @@ __all__ = [
     "Result",
     "Review",
     "Status",
+    "Triplet",
     "Verdict",
+    "accepted_triplets",
     "check_relpath",
     "config_hash",
+    "export_insvie_csv",
     "export_parquet",
+    "export_webdataset",
     "manifest_table",
 ]

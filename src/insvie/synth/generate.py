@@ -29,12 +29,12 @@ def _choice(rng: np.random.Generator, options: tuple[str, ...] | list[str]) -> s
 
 
 def random_background(
-    rng: np.random.Generator, size: tuple[int, int], *, exclude_kind: str | None = None
+    rng: np.random.Generator, size: tuple[int, int], *, exclude_kinds: tuple[str, ...] = ()
 ) -> Background:
-    """A textured or gradient background; ``exclude_kind`` forces a different kind (background edits)."""
+    """A textured or gradient background, of none of ``exclude_kinds`` (background edits need a new one)."""
     height, width = size
     side = min(height, width)
-    kinds = tuple(k for k in BACKGROUND_KINDS if k != exclude_kind)
+    kinds = tuple(k for k in BACKGROUND_KINDS if k not in exclude_kinds)
     kind = _choice(rng, kinds)
     if kind == "brick":
         colours = (_choice(rng, _BRICK_COLOURS), _choice(rng, _MORTAR_COLOURS))

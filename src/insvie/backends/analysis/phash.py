@@ -1,0 +1,111 @@
+"""Perceptual hashes of frames and clips, for finding near-duplicate sources during curation.
+
+The frame hash is the classic 64-bit DCT pHash (Zauner 2010): luma shrunk to 32x32, 2-D DCT, the 8x8
+lowest frequencies compared with their median (DC excluded from the median). Re-encoding, rescaling and
+mild colour changes flip a handful of bits; different images differ in about half of the 64. A clip hash
+is the tuple of frame hashes at fixed relative positions, so two clips match only if they match at the
+start, middle and end (a shared opening shot alone does not make a duplicate).
+
+Hashes are python ints (0 <= h < 2**64), which are JSON- and SQLite-friendly (store them as hex or as
+signed 64-bit with :func:`to_signed`); :func:`pairwise_distances` takes them as numpy uint64 for bulk
+comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from insvie.backends.analysis.working import check_video, shrink, to_gray
+
+HASH_BITS = 64
+DEFAULT_POSITIONS = (0.0, 0.5, 1.0)
+NEAR_DUPLICATE_BITS = 10  # per-frame hamming distance at or below which frames count as the same picture
+
+_POPCOUNT8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def phash(frame: np.ndarray) -> int:
+    """64-bit DCT perceptual hash of an RGB or luma frame, as a python int (first bit = lowest freq)."""
+    gray = to_gray(shrink(frame, 128))  # cheap 2x halvings first; a direct 32x32 area resize is slow
+    small = cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+    low = cv2.dct(small)[:8, :8].ravel()
+    median = np.median(low[1:])
+    return int.from_bytes(np.packbits(low > median).tobytes(), "big")
+
+
+def hamming(a: int, b: int) -> int:
+    """Number of differing bits between two hashes."""
+    return bin(int(a) ^ int(b)).count("1")
+
+
+def clip_hash(video: np.ndarray, positions: Sequence[float] = DEFAULT_POSITIONS) -> tuple[int, ...]:
+    """Frame hashes at relative ``positions`` (0 = first frame, 1 = last) of a TxHxWx3 clip."""
+    check_video(video)
+    last = len(video) - 1
+    for p in positions:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"positions are fractions of the clip in [0, 1], got {p}")
+    return tuple(phash(video[round(p * last)]) for p in positions)
+
+
+def clip_distance(a: Sequence[int], b: Sequence[int]) -> int:
+    """Largest per-position hamming distance between two clip hashes of equal length."""
+    if len(a) != len(b) or not a:
+        raise ValueError(f"clip hashes must be non-empty and of equal length, got {len(a)} and {len(b)}")
+    return max(hamming(x, y) for x, y in zip(a, b, strict=True))
+
+
+def near_duplicate(a: Sequence[int], b: Sequence[int], *, max_bits: int = NEAR_DUPLICATE_BITS) -> bool:
+    """True when every position of the two clip hashes is within ``max_bits`` bits."""
+    return clip_distance(a, b) <= max_bits
+
+
+def to_signed(h: int) -> int:
+    """A 64-bit hash as the signed integer SQLite's INTEGER can store; :func:`from_signed` undoes it."""
+    return h - (1 << 64) if h >= 1 << 63 else h
+
+
+def from_signed(h: int) -> int:
+    """Inverse of :func:`to_signed`."""
+    return h + (1 << 64) if h < 0 else h
+
+
+def pairwise_distances(hashes: np.ndarray) -> np.ndarray:
+    """NxN max-over-positions hamming distances of N clip hashes given as an NxK uint64 array.
+
+    Memory is N*N*K*8 bytes, fine to a few thousand clips; bigger sets want a bucketed index
+    (e.g. by hash prefix) ahead of this.
+    """
+    codes = np.asarray(hashes, dtype=np.uint64)
+    if codes.ndim == 1:
+        codes = codes[:, None]
+    xor = codes[:, None, :] ^ codes[None, :, :]
+    bits = _POPCOUNT8[xor.view(np.uint8)].reshape(*xor.shape, 8).sum(axis=-1, dtype=np.int32)
+    return bits.max(axis=-1)
+
+
+def duplicate_groups(hashes: Sequence[Sequence[int]], *, max_bits: int = NEAR_DUPLICATE_BITS) -> list[list[int]]:
+    """Indices of clips grouped by near-duplication (transitively), each group sorted, singletons kept.
+
+    Curation keeps one clip per group, e.g. the sharpest.
+    """
+    if not hashes:
+        return []
+    distances = pairwise_distances(np.array([list(h) for h in hashes], dtype=np.uint64))
+    parent = list(range(len(hashes)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in zip(*np.nonzero(np.triu(distances <= max_bits, k=1)), strict=True):
+        parent[root(int(i))] = root(int(j))
+    groups: dict[int, list[int]] = {}
+    for i in range(len(hashes)):
+        groups.setdefault(root(i), []).append(i)
+    return sorted(groups.values())
