@@ -155,9 +155,7 @@ class RayExecutor:
                     break
 
     def _actor_pool(self, stage: Stage, ctx: StageContext, stage_ref: Any, width: int) -> list[Any]:
-        from insvie.store import config_hash
-
-        key = f"{stage.name}:{config_hash(stage.describe())}"
+        key = f"{stage.name}:{stage.fingerprint()}"
         if key not in self._actors:
             actor_class = self._ray.remote(_StageActor).options(**self._options(stage))
             self._actors[key] = [actor_class.remote(stage_ref, ctx) for _ in range(width)]

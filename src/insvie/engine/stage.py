@@ -172,6 +172,12 @@ class Stage(ABC):
             "config": self.config.model_dump(mode="json"),
         }
 
+    def fingerprint(self) -> str:
+        """The hash of :meth:`describe`: the key of this stage's results (and a tag for ids it makes)."""
+        from insvie.store import config_hash
+
+        return config_hash(self.describe())
+
     def setup(self, ctx: StageContext) -> None:  # noqa: B027 - optional hook
         """Load what every batch needs (models, lookup tables) once per worker."""
 

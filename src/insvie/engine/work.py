@@ -17,9 +17,8 @@ _READY: dict[tuple[str, str, str], Stage] = {}
 
 
 def _key(stage: Stage, ctx: StageContext) -> tuple[str, str, str]:
-    from insvie.store import config_hash
 
-    return stage.name, config_hash(stage.describe()), str(ctx.root)
+    return stage.name, stage.fingerprint(), str(ctx.root)
 
 
 def ready_stage(stage: Stage, ctx: StageContext) -> Stage:

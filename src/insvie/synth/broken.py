@@ -44,16 +44,24 @@ def flicker(edited: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, d
     return out, params
 
 
-def drift(source: np.ndarray, edited: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+def drift(
+    source: np.ndarray, edited: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, dict[str, Any]]:
     """The edit fades back to the source: full strength up to ``start``, ``end_alpha`` at the last frame."""
     frames = edited.shape[0]
     start = int(rng.integers(0, max(1, frames // 3)))
     end_alpha = float(rng.uniform(0.0, 0.25))
     span = max(frames - 1 - start, 1)
-    alphas = np.array([1.0 if t <= start else 1.0 - (1.0 - end_alpha) * (t - start) / span for t in range(frames)])
+    alphas = np.array(
+        [1.0 if t <= start else 1.0 - (1.0 - end_alpha) * (t - start) / span for t in range(frames)]
+    )
     weights = alphas[:, None, None, None]
     out = _u8(weights * edited + (1 - weights) * source)
-    return out, {"start_frame": start, "end_alpha": round(end_alpha, 4), "alphas": [round(float(a), 4) for a in alphas]}
+    return out, {
+        "start_frame": start,
+        "end_alpha": round(end_alpha, 4),
+        "alphas": [round(float(a), 4) for a in alphas],
+    }
 
 
 def first_frames_only(
@@ -79,7 +87,9 @@ def motion_mismatch(edited: np.ndarray, rng: np.random.Generator) -> tuple[np.nd
 def blur(edited: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
     """Gaussian blur of every frame."""
     sigma = float(rng.uniform(1.2, 2.5))
-    out = np.stack([cv2.GaussianBlur(frame, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT) for frame in edited])
+    out = np.stack(
+        [cv2.GaussianBlur(frame, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT) for frame in edited]
+    )
     return out, {"sigma": round(sigma, 4)}
 
 
@@ -91,7 +101,9 @@ def blocking(edited: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, 
     levels = int(rng.choice([4, 6, 8]))
     pad_h, pad_w = -height % block, -width % block
     padded = np.pad(edited, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge").astype(np.float64)
-    means = padded.reshape(frames, (height + pad_h) // block, block, (width + pad_w) // block, block, 3).mean((2, 4))
+    means = padded.reshape(frames, (height + pad_h) // block, block, (width + pad_w) // block, block, 3).mean(
+        (2, 4)
+    )
     step = 255 / (levels - 1)
     quantised = _u8(np.rint(means / step) * step)
     out = np.repeat(np.repeat(quantised, block, axis=1), block, axis=2)[:, :height, :width]

@@ -157,7 +157,13 @@ def _recolor(scene: Scene, rng: np.random.Generator, index: int) -> Edit:
     options = [c for c in OBJECT_COLOURS if c != obj.colour]
     colour = options[int(rng.integers(len(options)))]
     instruction = _phrase(rng, "recolor", target=obj.name, colour=colour)
-    params = {"object": index, "target": obj.name, "shape": obj.shape, "from_colour": obj.colour, "to_colour": colour}
+    params = {
+        "object": index,
+        "target": obj.name,
+        "shape": obj.shape,
+        "from_colour": obj.colour,
+        "to_colour": colour,
+    }
     return _finish(scene, _recolor_scene(scene, index, colour), "recolor", instruction, params)
 
 
@@ -238,4 +244,8 @@ def misapply(edit: Edit, source: Scene, rng: np.random.Generator) -> tuple[Scene
             "rendered": wrong.describe(),
         }
     other = "sepia" if edit.category == "grayscale" else "grayscale"
-    return dataclasses.replace(source, look=other), {"attribute": "look", "instructed": edit.category, "rendered": other}
+    return dataclasses.replace(source, look=other), {
+        "attribute": "look",
+        "instructed": edit.category,
+        "rendered": other,
+    }

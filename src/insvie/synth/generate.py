@@ -50,7 +50,9 @@ def random_background(
         "brick": (0.07, 0.12),
         "gradient": (1.0, 1.6),
     }[kind]
-    scale = max(2.0, float(rng.uniform(*scale_range)) * (math.hypot(height, width) if kind == "gradient" else side))
+    scale = max(
+        2.0, float(rng.uniform(*scale_range)) * (math.hypot(height, width) if kind == "gradient" else side)
+    )
     return Background(
         kind=kind,
         colours=colours,
@@ -91,7 +93,9 @@ def random_trajectory(
     if kind == "linear":
         start = _point(rng, size, 0.15, 0.85)
         end = _point(rng, size, 0.15, 0.85)
-        return Trajectory(kind="linear", start=start, velocity=((end[0] - start[0]) / steps, (end[1] - start[1]) / steps))
+        return Trajectory(
+            kind="linear", start=start, velocity=((end[0] - start[0]) / steps, (end[1] - start[1]) / steps)
+        )
     travel = float(rng.uniform(0.8, 1.8)) * width
     heading = float(rng.uniform(0, 2 * math.pi))
     low_x, low_y = min(radius, width / 2), min(radius, height / 2)
@@ -162,7 +166,9 @@ def random_camera(rng: np.random.Generator, size: tuple[int, int]) -> Camera:
     if draw < 0.55:
         heading = float(rng.uniform(0, 2 * math.pi))
         distance = float(rng.uniform(0.1, 0.25)) * width
-        return Camera(kind="pan", pan=(distance * math.cos(heading), distance * math.sin(heading)), centre=centre)
+        return Camera(
+            kind="pan", pan=(distance * math.cos(heading), distance * math.sin(heading)), centre=centre
+        )
     if draw < 0.75:
         zoom = float(rng.uniform(1.15, 1.4)) if rng.random() < 0.5 else float(rng.uniform(0.75, 0.87))
         return Camera(kind="zoom", zoom=zoom, centre=centre)

@@ -114,7 +114,9 @@ class Camera:
     rotation: float = 0.0  # radians reached at the last frame (positive: clockwise on screen)
     centre: tuple[float, float] = (0.0, 0.0)  # zoom / rotation centre (x, y)
 
-    def transform(self, t: int, num_frames: int) -> tuple[tuple[float, float, float, float], tuple[float, float]]:
+    def transform(
+        self, t: int, num_frames: int
+    ) -> tuple[tuple[float, float, float, float], tuple[float, float]]:
         """``(a, b, c, d), (e, f)`` with world = [[a, b], [c, d]] @ view + (e, f) at frame ``t``."""
         progress = t / (num_frames - 1) if num_frames > 1 else 0.0
         cx, cy = self.centre

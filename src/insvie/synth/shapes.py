@@ -30,12 +30,15 @@ def local_coords(
 
 def extent(shape: str, radius: float) -> float:
     """Radius of a circle around the centre that contains the whole shape at any rotation."""
-    return radius * {
-        "circle": 1.0,
-        "square": _SQUARE_HALF * math.sqrt(2),
-        "triangle": _TRIANGLE_OUTER,
-        "star": _STAR_OUTER,
-    }[shape]
+    return (
+        radius
+        * {
+            "circle": 1.0,
+            "square": _SQUARE_HALF * math.sqrt(2),
+            "triangle": _TRIANGLE_OUTER,
+            "star": _STAR_OUTER,
+        }[shape]
+    )
 
 
 def area(shape: str, radius: float) -> float:

@@ -68,9 +68,13 @@ def background_pixels(background: Background, xi: np.ndarray, yi: np.ndarray) ->
         row = np.floor(ys / height)
         shifted = xs + (row % 2) * (width / 2)
         column = np.floor(shifted / width)
-        tint = 0.85 + 0.25 * _lattice(background.seed, 2)[
-            row.astype(np.int64) % _LATTICE, column.astype(np.int64) % _LATTICE
-        ]
+        tint = (
+            0.85
+            + 0.25
+            * _lattice(background.seed, 2)[
+                row.astype(np.int64) % _LATTICE, column.astype(np.int64) % _LATTICE
+            ]
+        )
         brick = np.rint(first * tint[..., None]).clip(0, 255)
         is_mortar = ((ys % height) < mortar) | ((shifted % width) < mortar)
         out = np.where(is_mortar[..., None], second, brick)

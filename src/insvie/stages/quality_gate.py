@@ -1,0 +1,123 @@
+"""The quality gates of curation: clips and images that would teach the editor bad habits are dropped.
+
+Both gates share the exposure and sharpness checks; clips add motion (labelled static or dynamic, as
+in the InsViE data, with the too-static and too-fast dropped as configured). Each gate also records
+the perceptual hash the dedup step compares.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+
+from insvie.backends.analysis.motion import motion_stats
+from insvie.backends.analysis.phash import clip_hash, phash
+from insvie.backends.analysis.quality import clip_quality
+from insvie.engine import Outcome, Stage, StageConfig, Task
+from insvie.media import read_frames, read_image
+
+
+class GateConfig(StageConfig):
+    min_sharpness: Annotated[
+        float, Field(ge=0, description="Variance of the Laplacian at 256 px; blurrier is rejected.")
+    ] = 30.0
+    min_luma: Annotated[float, Field(ge=0, le=1, description="Mean luma below this is too dark.")] = 0.08
+    max_luma: Annotated[float, Field(ge=0, le=1, description="Mean luma above this is too bright.")] = 0.92
+    max_clipped: Annotated[
+        float, Field(ge=0, le=1, description="Largest share of crushed-black plus clipped-white pixels.")
+    ] = 0.5
+    min_contrast: Annotated[float, Field(ge=0, le=1, description="Luma std below this is flat.")] = 0.03
+
+
+class ClipGateConfig(GateConfig):
+    static_threshold: Annotated[
+        float, Field(ge=0, description="Motion (diagonal fraction per frame) under which a clip is static.")
+    ] = 0.0015
+    keep_static: Annotated[bool, Field(description="Keep static clips (labelled) rather than drop them.")] = (
+        True
+    )
+    max_motion: Annotated[float, Field(gt=0, description="Faster clips are mostly blur; dropped.")] = 0.08
+
+
+class ImageGateConfig(GateConfig):
+    min_width: Annotated[int, Field(ge=1)] = 256
+    min_height: Annotated[int, Field(ge=1)] = 256
+
+
+def _exposure_reason(q: dict[str, float], cfg: GateConfig) -> str | None:
+    if q["mean_luma"] < cfg.min_luma:
+        return "too_dark"
+    if q["mean_luma"] > cfg.max_luma:
+        return "too_bright"
+    if q["dark_fraction"] + q["bright_fraction"] > cfg.max_clipped:
+        return "clipped"
+    if q["contrast"] < cfg.min_contrast:
+        return "flat"
+    return None
+
+
+class ClipGate(Stage):
+    name = "clip_filter"
+    consumes = "clip"
+    config_class = ClipGateConfig
+    config: ClipGateConfig
+
+    def process(self, batch: list[Task]) -> list[Outcome]:
+        return [self._gate(task) for task in batch]
+
+    def _gate(self, task: Task) -> Outcome:
+        cfg = self.config
+        video = read_frames(Path(str(task.media)))
+        quality = clip_quality(video)
+        motion = motion_stats(video, static_threshold=cfg.static_threshold, split=False)
+        output = {
+            "quality": {k: round(v, 6) for k, v in quality.items()},
+            "motion": round(motion.amount, 6),
+            "motion_label": motion.label,
+            "phash": [f"{h:016x}" for h in clip_hash(video)],
+        }
+        reason = _exposure_reason(quality, cfg)
+        if reason is None and quality["min_sharpness"] < cfg.min_sharpness:
+            reason = "blurry"
+        if reason is None and motion.label == "static" and not cfg.keep_static:
+            reason = "static"
+        if reason is None and motion.amount > cfg.max_motion:
+            reason = "too_fast"
+        return (
+            Outcome.done(task.item_id, output)
+            if reason is None
+            else Outcome.rejected(task.item_id, reason, output)
+        )
+
+
+class ImageGate(Stage):
+    name = "image_filter"
+    consumes = "image"
+    config_class = ImageGateConfig
+    config: ImageGateConfig
+
+    def process(self, batch: list[Task]) -> list[Outcome]:
+        return [self._gate(task) for task in batch]
+
+    def _gate(self, task: Task) -> Outcome:
+        cfg = self.config
+        image = read_image(Path(task.source or ""))
+        height, width = image.shape[:2]
+        quality = clip_quality(image[None], frames=1)
+        output = {
+            "width": width,
+            "height": height,
+            "quality": {k: round(v, 6) for k, v in quality.items()},
+            "phash": [f"{phash(image):016x}"],
+        }
+        reason = "too_small" if width < cfg.min_width or height < cfg.min_height else None
+        reason = reason or _exposure_reason(quality, cfg)
+        if reason is None and quality["sharpness"] < cfg.min_sharpness:
+            reason = "blurry"
+        return (
+            Outcome.done(task.item_id, output)
+            if reason is None
+            else Outcome.rejected(task.item_id, reason, output)
+        )

@@ -1,0 +1,114 @@
+"""split: a source video becomes clips of the target length and fps, cut inside shot boundaries.
+
+Clips never straddle a cut (an edit carried across a cut is meaningless), skip the frames just after
+a cut (dissolves and flashes), and are stored at a bounded size so later stages decode cheaply.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+
+from insvie.backends.analysis.shots import ShotConfig, ShotDetector
+from insvie.engine import Child, Outcome, Stage, StageConfig, StageContext, Task
+from insvie.media import iter_frames, probe, write_video
+
+_KEEP_FRAMES = 400
+
+
+class SplitConfig(StageConfig):
+    clip_frames: Annotated[int, Field(ge=1, description="Frames per clip; 4k+1 suits the editor.")] = 17
+    fps: Annotated[float, Field(gt=0, description="Clips are resampled to this constant frame rate.")] = 8.0
+    max_side: Annotated[int, Field(ge=16, description="Stored clips' longer side is at most this.")] = 720
+    min_width: Annotated[int, Field(ge=1)] = 256
+    min_height: Annotated[int, Field(ge=1)] = 256
+    min_duration: Annotated[float, Field(ge=0, description="Seconds; shorter sources are rejected.")] = 1.0
+    min_fps: Annotated[float, Field(ge=0)] = 5.0
+    max_seconds: Annotated[float, Field(gt=0, description="Only the first this many seconds are used.")] = (
+        120.0
+    )
+    clips_per_shot: Annotated[int, Field(ge=1)] = 2
+    trim_frames: Annotated[int, Field(ge=0, description="Frames skipped after each cut.")] = 2
+    shot_threshold: Annotated[float, Field(gt=0, description="Content-detector cut threshold.")] = 27.0
+    crf: Annotated[int, Field(ge=0, le=51, description="H.264 quality of stored clips.")] = 18
+
+
+def clip_starts(shot: tuple[int, int], length: int, per_shot: int, trim: int) -> list[int]:
+    """Start frames of up to ``per_shot`` non-overlapping clips spread evenly through a shot."""
+    start, end = shot[0] + (trim if shot[0] > 0 else 0), shot[1]
+    room = end - start
+    count = min(per_shot, room // length)
+    if count <= 0:
+        return []
+    if count == 1:
+        return [start + (room - length) // 2]
+    gap = (room - count * length) // (count - 1)
+    return [start + i * (length + gap) for i in range(count)]
+
+
+class Split(Stage):
+    name = "split"
+    consumes = "video"
+    config_class = SplitConfig
+    config: SplitConfig
+
+    def setup(self, ctx: StageContext) -> None:
+        self.ctx = ctx
+        # Clip ids carry the config's short hash: other settings cut other spans, so other items.
+        self.tag = self.fingerprint()[:8]
+
+    def process(self, batch: list[Task]) -> list[Outcome]:
+        return [self._split(task) for task in batch]
+
+    def _split(self, task: Task) -> Outcome:
+        cfg = self.config
+        path = Path(task.source or "")
+        info = probe(path).to_dict()
+        checks = [
+            ("too_small", info["width"] < cfg.min_width or info["height"] < cfg.min_height),
+            ("too_short", (info["duration"] or 0.0) < cfg.min_duration),
+            ("low_fps", (info["fps"] or 0.0) < cfg.min_fps),
+        ]
+        for reason, failed in checks:
+            if failed:
+                return Outcome.rejected(task.item_id, reason, {"probe": info})
+        limit = int(cfg.max_seconds * cfg.fps)
+        # Short sources are held in memory during the one decode; long ones are decoded again per clip
+        # rather than holding minutes of frames.
+        keep = (info["duration"] or 0.0) * cfg.fps <= _KEEP_FRAMES
+        detector = ShotDetector(ShotConfig(threshold=cfg.shot_threshold))
+        frames = []
+        for frame in iter_frames(path, end=limit, fps=cfg.fps, max_size=cfg.max_side):
+            detector.push(frame)
+            if keep:
+                frames.append(frame)
+        shots = detector.shots()
+        children = []
+        for shot_index, shot in enumerate(shots):
+            for start in clip_starts(shot, cfg.clip_frames, cfg.clips_per_shot, cfg.trim_frames):
+                end = start + cfg.clip_frames
+                clip = (
+                    frames[start:end]
+                    if keep
+                    else list(iter_frames(path, start=start, end=end, fps=cfg.fps, max_size=cfg.max_side))
+                )
+                file = self.ctx.new_file(".mp4")
+                write_video(file, clip, cfg.fps, crf=cfg.crf)
+                meta = {
+                    "source_file": str(path),
+                    "source_name": path.stem,
+                    "clip_index": len(children),
+                    "shot": shot_index,
+                    "start_frame": start,
+                    "num_frames": cfg.clip_frames,
+                    "fps": cfg.fps,
+                    "start_time": round(start / cfg.fps, 4),
+                    "end_time": round((start + cfg.clip_frames) / cfg.fps, 4),
+                }
+                children.append(Child(f"{task.item_id}.{self.tag}.{start:06d}", "clip", meta, media=file))
+        output = {"probe": info, "shots": [list(shot) for shot in shots], "clips": len(children)}
+        if not children:
+            return Outcome.rejected(task.item_id, "no_long_shot", output)
+        return Outcome.done(task.item_id, output, children=children)
