@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from insvie import __version__
-from insvie.cli import probe, synth
+from insvie.cli import build, export, probe, status, synth
 
 app = typer.Typer(
     name="insvie",
@@ -33,6 +33,9 @@ def _root(
     """insvie: an open edit-pair data engine and the InsViE video editor."""
 
 
+app.command("build")(build.build)
+app.command("status")(status.status)
+app.command("export")(export.export)
 app.command("synth")(synth.synth)
 app.command("probe")(probe.probe)
 

@@ -102,14 +102,13 @@ def _draw(
             if edit is None:
                 break
             edited = render(edit.scene)
-            if edit.is_local:
-                mask = changed_pixels(source.frames, edited.frames)
-            else:
-                mask = np.ones(source.labels.shape, dtype=bool)
+            changed = changed_pixels(source.frames, edited.frames)
+            # A global look marks every pixel (a grey pixel stays grey, yet the instruction covers it).
+            mask = changed if edit.is_local else np.ones(changed.shape, dtype=bool)
             found = (scene, source, edit, edited, mask)
-            if mask.any(axis=(1, 2)).all():
+            if changed.any(axis=(1, 2)).all():
                 return found
-            if fallback is None and mask.any():
+            if fallback is None and changed.any():
                 fallback = found
     if fallback is None:
         raise InsvieError(f"synth seed {seed}: no visible {category or 'edit'} found at size {size}")

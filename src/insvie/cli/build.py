@@ -1,0 +1,148 @@
+"""``insvie build``: raw videos, images and image pairs in; filtered edit triplets out; resumable."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from insvie import __version__
+from insvie.cli.status import print_funnels
+from insvie.engine import Outcome, ProgressSink, Runner, ingest, make_executor
+from insvie.errors import InsvieError
+from insvie.store import Dataset, export_parquet
+from insvie.store.fsio import write_atomically
+
+BUILD_FILE = "build.json"
+
+
+class RichProgress(ProgressSink):
+    """One bar per step, with kept / rejected / failed counts as they come in."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, tuple[int, dict[str, int]]] = {}
+
+    def start(self, step: str, total: int) -> None:
+        task = self.progress.add_task(step, total=total, counts="")
+        self.tasks[step] = (task, {"done": 0, "rejected": 0, "failed": 0})
+
+    def advance(self, step: str, outcomes: list[Outcome]) -> None:
+        task, counts = self.tasks[step]
+        for outcome in outcomes:
+            counts[outcome.status] += 1
+        text = f"kept {counts['done']}  rejected {counts['rejected']}  failed {counts['failed']}"
+        self.progress.update(task, advance=len(outcomes), counts=text)
+
+    def finish(self, step: str) -> None:
+        task, _ = self.tasks[step]
+        self.progress.update(task, completed=self.progress.tasks[task].total)
+
+
+def _versions() -> dict[str, str]:
+    import av
+    import cv2
+    import numpy
+
+    return {
+        "insvie": __version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "opencv": cv2.__version__,
+        "pyav": av.__version__,
+        "ffmpeg": ".".join(str(v) for v in av.library_versions.get("libavcodec", ())),
+    }
+
+
+def build(
+    out: Annotated[Path, typer.Argument(help="Dataset folder (created; an existing build is resumed).")],
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Option("--input", "-i", help="A folder (searched recursively) or file of videos and images."),
+    ] = None,
+    pairs: Annotated[
+        list[Path] | None,
+        typer.Option(help="JSONL of existing image-edit pairs: {source, edited, instruction[, category]}."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="YAML build config (default: built-in defaults).")
+    ] = None,
+    executor: Annotated[
+        Literal["local", "ray"] | None, typer.Option(help="Where stages run (overrides run.executor).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=0, help="Local: worker processes (0 = in-process). Ray: parallel tasks.")
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Join this Ray cluster instead of starting one on loopback.")
+    ] = None,
+) -> None:
+    """Build (source video, edited video, instruction) triplets following the InsViE pipeline.
+
+    Videos are split at shot boundaries into clips, filtered (exposure, sharpness, motion) and
+    de-duplicated; each clip's first frame is edited several times and the best candidate is
+    carried through the clip; images are edited and animated with a camera path; every triplet then
+    passes the refilter (motion fidelity, flicker, quality, edit persistence). Re-running the same
+    command continues where it stopped and redoes nothing; `insvie status OUT` shows the funnel.
+    """
+    from insvie.stages.config import load_config
+    from insvie.stages.pipeline import FINAL_STEP, build_steps
+
+    console = Console(stderr=True)
+    try:
+        cfg = load_config(config)
+        run = cfg.run.model_copy(
+            update={
+                k: v
+                for k, v in {"executor": executor, "workers": workers, "ray_address": ray_address}.items()
+                if v is not None
+            }
+        )
+        steps = build_steps(cfg)
+        with Dataset.open(out) as ds:
+            report = ingest(ds, list(inputs or []), list(pairs or []))
+            for path, why in report.skipped.items():
+                console.print(f"[yellow]skipped[/yellow] {path}: {why}")
+            added = ", ".join(f"{n} {kind}" for kind, n in sorted(report.added.items())) or "nothing new"
+            console.print(f"inputs: {added} ({report.known} already known)")
+            engine = make_executor(run.executor, workers=run.workers, ray_address=run.ray_address)
+            started = time.time()
+            columns = (
+                TextColumn("{task.description:>14}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[counts]}"),
+                TimeElapsedColumn(),
+            )
+            try:
+                with Progress(*columns, console=console) as progress:
+                    runner = Runner(
+                        ds, engine, max_attempts=run.max_attempts, progress=RichProgress(progress)
+                    )
+                    reports = runner.run(steps)
+            finally:
+                engine.close()
+            record = {
+                "finished_at": time.time(),
+                "seconds": round(time.time() - started, 3),
+                "inputs": [str(p) for p in inputs or []],
+                "pairs": [str(p) for p in pairs or []],
+                "executor": run.executor,
+                "config": cfg.model_dump(mode="json"),
+                "steps": [{"name": r.name, "config_hash": r.config_hash, "ran": r.pending} for r in reports],
+                "final_step": FINAL_STEP,
+                "versions": _versions(),
+            }
+            write_atomically(ds.root / BUILD_FILE, lambda tmp: tmp.write_text(json.dumps(record, indent=2)))
+            manifest = export_parquet(ds)
+            print_funnels(console, [r.funnel for r in reports])
+            console.print(f"done in {record['seconds']:.1f} s; manifest: {manifest}")
+    except InsvieError as exc:
+        console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(code=2) from exc

@@ -1,0 +1,45 @@
+"""The InsViE pipeline as engine steps, assembled from a build config.
+
+Videos: split -> clip_filter -> clip_dedup -> instruct -> edit -> propagate -> refilter.
+Images: image_filter -> image_dedup -> image_instruct -> image_edit -> animate -> refilter.
+Existing image pairs: animate_pairs -> refilter. Every branch ends in ``triplet`` items that the one
+refilter step judges, so all triplets pass the same checks whatever made them.
+"""
+
+from __future__ import annotations
+
+from insvie.engine import Step
+from insvie.stages.animate import Animate
+from insvie.stages.config import BuildConfig
+from insvie.stages.dedup import Dedup, DedupConfig
+from insvie.stages.edit import Edit
+from insvie.stages.instruct import Instruct
+from insvie.stages.propagate import Propagate
+from insvie.stages.quality_gate import ClipGate, ImageGate
+from insvie.stages.refilter import Refilter
+from insvie.stages.split import Split
+
+FINAL_STEP = "refilter"
+
+
+def build_steps(config: BuildConfig) -> list[Step]:
+    """The steps of a build, in the order the runner runs them."""
+    image_dedup = DedupConfig(**{**config.dedup.model_dump(), "hash_from": "image_filter"})
+    return [
+        Step(Split(config.split)),
+        Step(ClipGate(config.clip_filter), after="split"),
+        Step(Dedup(config.dedup, name="clip_dedup", consumes="clip"), after="clip_filter"),
+        Step(ImageGate(config.image_filter)),
+        Step(Dedup(image_dedup, name="image_dedup", consumes="image"), after="image_filter"),
+        Step(Instruct(config.instruct), after="clip_dedup"),
+        Step(
+            Instruct(config.instruct, name="image_instruct", consumes="image", makes="image_edit"),
+            after="image_dedup",
+        ),
+        Step(Edit(config.edit), after="instruct"),
+        Step(Edit(config.edit, name="image_edit", consumes="image_edit"), after="image_instruct"),
+        Step(Propagate(config.propagate), after="edit"),
+        Step(Animate(config.animate), after="image_edit"),
+        Step(Animate(config.animate, name="animate_pairs", consumes="pair")),
+        Step(Refilter(config.refilter)),
+    ]
