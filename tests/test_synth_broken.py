@@ -111,7 +111,7 @@ def test_blur_removes_detail():
 
 
 def test_blocking_is_blocky_and_quantised():
-    good, bad = _pair(8, "blocking")
+    _, bad = _pair(8, "blocking")
     block, levels = bad.record["broken_params"]["block"], bad.record["broken_params"]["levels"]
     height, width = SIZE
     for y in range(0, height, block):

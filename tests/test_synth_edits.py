@@ -134,8 +134,10 @@ def test_captions_describe_source_and_target(by_category):
 
 def test_instructions_use_several_phrasings():
     for category in CATEGORIES:
-        phrasings = {generate_sample(s, size=(24, 32), num_frames=2, category=category).record["instruction"]
-                     for s in range(12)}
+        phrasings = {
+            generate_sample(s, size=(24, 32), num_frames=2, category=category).record["instruction"]
+            for s in range(12)
+        }
         assert len(phrasings) >= 3, category
     assert all(len(options) >= 4 for options in PHRASINGS.values())
 

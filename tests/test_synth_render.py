@@ -7,7 +7,16 @@ import math
 import numpy as np
 import pytest
 
-from insvie.synth import Background, Camera, Scene, SceneObject, Trajectory, object_coverage, random_scene, render
+from insvie.synth import (
+    Background,
+    Camera,
+    Scene,
+    SceneObject,
+    Trajectory,
+    object_coverage,
+    random_scene,
+    render,
+)
 from insvie.synth.colours import OBJECT_COLOURS
 from insvie.synth.render import apply_look
 from insvie.synth.shapes import SHAPES, area

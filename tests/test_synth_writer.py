@@ -44,7 +44,7 @@ def test_writes_three_videos_and_records(written):
     assert not (out / "records.partial.jsonl").exists()
     assert any(r["broken"] for r in records)
     for record in records:
-        assert KEYS <= set(record)
+        assert set(record) >= KEYS
         assert (record["broken"] is None) == (record["broken_params"] is None)
         for folder in ("source", "edited", "mask"):
             assert record[folder] == f"{folder}/{record['id']}.mp4"
@@ -60,14 +60,16 @@ def test_videos_match_the_in_memory_sample(written):
         mask = read_frames(out / record["mask"])
         assert np.array_equal(mask, np.repeat(sample.mask[..., None], 3, axis=-1).astype(np.uint8) * 255)
         source = read_frames(out / record["source"]).astype(int)
-        assert np.abs(source - sample.source).mean() < 6  # lossy, but the same video
+        assert np.abs(source - sample.source).mean() < 10  # lossy, but the same video
         edited = read_frames(out / record["edited"]).astype(int)
-        assert np.abs(edited - sample.edited).mean() < 6
+        assert np.abs(edited - sample.edited).mean() < 10
 
 
 def test_lossless_round_trips_exactly(tmp_path):
     records = _write(tmp_path, n=1, lossless=True, size=(33, 47))
-    sample = generate_sample(records[0]["seed"], size=(33, 47), num_frames=FRAMES, broken=records[0]["broken"])
+    sample = generate_sample(
+        records[0]["seed"], size=(33, 47), num_frames=FRAMES, broken=records[0]["broken"]
+    )
     assert np.array_equal(read_frames(tmp_path / records[0]["source"]), sample.source)
     assert np.array_equal(read_frames(tmp_path / records[0]["edited"]), sample.edited)
 
@@ -87,7 +89,7 @@ def test_resume_rewrites_nothing_and_reports_every_sample(tmp_path):
     first = _write(tmp_path)
     before = _mtimes(tmp_path)
     seen = []
-    again = _write(tmp_path, on_sample=lambda i, record: seen.append((i, record["id"])))
+    again = _write(tmp_path, on_sample=lambda record: seen.append((record["index"], record["id"])))
     assert again == first
     assert _mtimes(tmp_path) == before
     assert seen == [(i, f"synth-{i:05d}") for i in range(3)]
@@ -98,8 +100,8 @@ def test_resume_rewrites_nothing_and_reports_every_sample(tmp_path):
 
 
 def test_interrupted_run_continues_where_it_stopped(tmp_path):
-    def stop_after_first(index, _record):
-        if index == 1:
+    def stop_after_first(record):
+        if record["index"] == 1:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

@@ -8,6 +8,7 @@ blocking) to calibrate quality filters. Used by tests, filter calibration and CP
 
     generate_sample(seed, *, size=(240, 360), num_frames=17, category=None, broken=None) -> SynthSample
     write_synth_dataset(out_dir, n, seed, *, size, num_frames, fps, broken_fraction, lossless, on_sample)
+        -> list[dict]   # on_sample(record) once per sample, skipped ones included
     sample_seed(seed, index) / choose_broken(sample_seed, fraction)
     random_scene(rng, size, num_frames) -> Scene;  render(scene) -> Rendered;  make_edit(scene, rng, ...)
 """

@@ -7,6 +7,7 @@ which edit a seed gives.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,6 +162,7 @@ def generate_sample(
         "scene": scene.to_dict(),
         "edited_scene": edit.scene.to_dict(),
     }
+    record = json.loads(json.dumps(record))  # tuples to lists: equal to what a JSONL reader gets back
     return SynthSample(
         source=source.frames,
         edited=edited,

@@ -36,11 +36,11 @@ class Background:
         if self.kind == "brick":
             return "a brick wall"
         if self.kind == "stripes":
-            return f"a {first} and {second} striped pattern"
+            return with_article(f"{first} and {second} striped pattern")
         if self.kind == "checker":
-            return f"a {first} and {second} checkerboard"
+            return with_article(f"{first} and {second} checkerboard")
         if self.kind == "gradient":
-            return f"a {first} to {second} gradient"
+            return with_article(f"{first} to {second} gradient")
         return f"a mottled {first} and {second} texture"
 
 

@@ -99,14 +99,14 @@ def write_synth_dataset(
     fps: float = 8,
     broken_fraction: float = 0.0,
     lossless: bool = False,
-    on_sample: Callable[[int, dict[str, Any]], object] | None = None,
+    on_sample: Callable[[dict[str, Any]], object] | None = None,
 ) -> list[dict[str, Any]]:
     """Write ``n`` samples into ``out_dir`` and return their records in id order.
 
     Sample ``i`` uses :func:`sample_seed` (seed, i), so it is the same whatever ``n``; whether it is
     broken, and how, follows from that seed and ``broken_fraction``. Masks are always lossless; source
     and edited videos are lossless H.264 RGB when ``lossless``, else yuv420p at crf 18.
-    ``on_sample(index, record)`` is called once per sample, skipped ones included.
+    ``on_sample(record)`` is called once per sample, skipped ones included (for progress).
     """
     height, width = int(size[0]), int(size[1])
     _validate(n, seed, (height, width), num_frames, fps, broken_fraction, lossless)
@@ -153,7 +153,7 @@ def write_synth_dataset(
                 journal.flush()
             records.append(record)
             if on_sample is not None:
-                on_sample(index, record)
+                on_sample(record)
 
     tmp = out / f".{RECORDS}.{os.getpid()}.tmp"
     try:
