@@ -27,15 +27,15 @@ def texture(height: int, width: int, seed: int = 0) -> np.ndarray:
     return out.astype(np.uint8)
 
 
-def pan(
-    positions: Sequence[tuple[int, int]], *, size: tuple[int, int] = (H, W), seed: int = 0
-) -> np.ndarray:
+def pan(positions: Sequence[tuple[int, int]], *, size: tuple[int, int] = (H, W), seed: int = 0) -> np.ndarray:
     """Frames whose content sits displaced by ``positions[t]`` = (dx, dy) pixels: the flow from
     frame t to t+1 is exactly ``positions[t+1] - positions[t]`` everywhere (away from the borders)."""
     height, width = size
     margin = max(max(abs(x), abs(y)) for x, y in positions) + 1
     big = texture(height + 2 * margin, width + 2 * margin, seed)
-    return np.stack([big[margin - y : margin - y + height, margin - x : margin - x + width] for x, y in positions])
+    return np.stack(
+        [big[margin - y : margin - y + height, margin - x : margin - x + width] for x, y in positions]
+    )
 
 
 def steps_to_positions(steps: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -130,6 +130,16 @@ class StageContext:
     root: Path
     tmp_dir: Path
 
+    def resolve(self, relpath: str) -> Path:
+        """A stored path (from an item's meta or an earlier output) as a file; escapes are refused."""
+        from insvie.store.paths import resolve_inside
+
+        return resolve_inside(self.root, relpath)
+
+    def relpath(self, path: Path) -> str:
+        """The stored path of a file inside the dataset (the inverse of :meth:`resolve`)."""
+        return path.resolve().relative_to(self.root.resolve()).as_posix()
+
     def new_file(self, ext: str) -> Path:
         """A fresh path in the dataset's tmp area; files written there are adopted by the runner."""
         suffix = ext if ext.startswith(".") else f".{ext}"

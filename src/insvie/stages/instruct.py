@@ -56,7 +56,10 @@ class InstructConfig(StageConfig):
     @classmethod
     def _known_operators(cls, value: list[str] | None) -> list[str] | None:
         for name in value or []:
-            get_operator(name)
+            try:
+                get_operator(name)
+            except KeyError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
 
@@ -84,9 +87,10 @@ class Instruct(Stage):
         return [self._propose(task) for task in batch]
 
     def _pool(self) -> list:
-        allowed = set(self.config.operators or [op.name for op in list_operators()])
+        allowed = set(self.config.operators or list_operators())
         weights = self.config.categories
-        return [op for op in list_operators() if op.name in allowed and weights.get(op.category, 0) > 0]
+        operators = [get_operator(name) for name in list_operators() if name in allowed]
+        return [op for op in operators if weights.get(op.category, 0) > 0]
 
     def _propose(self, task: Task) -> Outcome:
         pool = self._pool()

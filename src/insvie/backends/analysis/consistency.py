@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import cv2
 import numpy as np
 
 from insvie.backends.analysis.flow import Preset, VideoFlows, flow_magnitude, video_flows
@@ -28,7 +29,8 @@ from insvie.backends.analysis.working import check_same_shape, check_video, even
 DEFAULT_MAX_SIDE = 256
 DEFAULT_PAIRS = 8
 DEFAULT_PRESET: Preset = "fast"
-# Floors that keep ratios finite on still or flat material (diagonal fraction; mean abs error in [0, 1]).
+# Floors that keep ratios finite on still or flat material (diagonal fraction; mean abs error in [0, 1],
+# about one grey level).
 MOTION_FLOOR = 0.002
 WARP_ERROR_FLOOR = 0.004
 
@@ -113,10 +115,21 @@ def motion_fidelity(
     )
 
 
+def visible_masks(flows: VideoFlows, *, tol: float = 0.5, rel: float = 0.05) -> list[np.ndarray]:
+    """Per pair, the pixels of the later frame that flow deems visible in the earlier one too."""
+    if flows.backward is None:
+        raise ValueError("these flows lack the backward direction; make them with source_flows()")
+    return [
+        ~occlusion_mask(bw, fw, tol=tol, rel=rel)
+        for fw, bw in zip(flows.forward, flows.backward, strict=True)
+    ]
+
+
 def warp_error(
     video: np.ndarray,
     flows: VideoFlows | None = None,
     *,
+    visible: list[np.ndarray] | None = None,
     pairs: int | None = DEFAULT_PAIRS,
     max_side: int | None = DEFAULT_MAX_SIDE,
     preset: Preset = DEFAULT_PRESET,
@@ -125,31 +138,38 @@ def warp_error(
     warped onto it, over pixels the flow deems visible in both.
 
     ``flows`` (forward and backward, see :func:`source_flows`) default to the clip's own; pass the
-    source's flows to measure an edited clip the way Lai et al. do.
+    source's flows to measure an edited clip the way Lai et al. do, and ``visible`` (from
+    :func:`visible_masks`) to reuse the masks across clips.
     """
     check_video(video)
     flows = _ensure_flows(video, flows, backward=True, pairs=pairs, max_side=max_side, preset=preset)
     assert flows.backward is not None
+    if visible is None:
+        visible = visible_masks(flows)
     work_side = max(flows.size)
     errors = []
-    for (i, j), fw, bw in zip(flows.pairs, flows.forward, flows.backward, strict=True):
+    for (i, j), bw, seen in zip(flows.pairs, flows.backward, visible, strict=True):
+        if not seen.any():
+            continue
         earlier = shrink(video[i], work_side).astype(np.float32)
         later = shrink(video[j], work_side).astype(np.float32)
         predicted = backward_warp(earlier, bw)  # frame i seen from frame j's grid
-        visible = ~occlusion_mask(bw, fw)
-        if not visible.any():
-            continue
-        errors.append(float(np.abs(later - predicted)[visible].mean()) / 255.0)
+        errors.append(float(cv2.absdiff(later, predicted)[seen].mean()) / 255.0)
     return float(np.mean(errors)) if errors else 0.0
 
 
 @dataclass(frozen=True)
 class Flicker:
-    """Warping errors of source and edited clip under the source's flow, and their ratio."""
+    """Warping errors of source and edited clip under the source's flow, their ratio and difference.
+
+    ``excess`` (edited minus source error, mean absolute RGB in [0, 1]) complements the ratio on
+    clips whose own warping error is large (fast articulated motion), where the ratio moves less.
+    """
 
     source_warp_error: float
     edited_warp_error: float
     ratio: float
+    excess: float
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -166,15 +186,18 @@ def flicker(
 ) -> Flicker:
     """Edited over source warping error; > 1 means the edit flickers or wobbles more than the source.
 
-    The source's error (floored at :data:`WARP_ERROR_FLOOR`) absorbs what the flow itself gets wrong,
-    so the ratio isolates what the edit adds. Contrast-raising edits raise it a little (all residuals
-    grow with contrast); read it with a margin (e.g. reject above 1.5).
+    The source's error absorbs what the flow itself gets wrong, so the ratio isolates what the edit
+    adds; both errors get :data:`WARP_ERROR_FLOOR` added, so identical clips read exactly 1 and
+    near-perfect flows do not divide by ~0. Contrast-raising edits raise it a little (all residuals
+    grow with contrast) and blurring edits lower it; read it with a margin (the refilter's default
+    limit is 1.25).
     """
     check_same_shape(source, edited)
     flows = _ensure_flows(source, flows, backward=True, pairs=pairs, max_side=max_side, preset=preset)
-    src = warp_error(source, flows)
-    edit = warp_error(edited, flows)
-    return Flicker(src, edit, edit / max(src, WARP_ERROR_FLOOR))
+    visible = visible_masks(flows)
+    src = warp_error(source, flows, visible=visible)
+    edit = warp_error(edited, flows, visible=visible)
+    return Flicker(src, edit, (edit + WARP_ERROR_FLOOR) / (src + WARP_ERROR_FLOOR), edit - src)
 
 
 @dataclass(frozen=True)

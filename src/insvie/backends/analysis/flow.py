@@ -52,7 +52,7 @@ def _dis(preset: str) -> cv2.DISOpticalFlow:
 
 def optical_flow(
     prev: np.ndarray,
-    next: np.ndarray,  # noqa: A002 - the name the literature uses; shadows a builtin only here
+    next: np.ndarray,
     *,
     max_side: int | None = DEFAULT_MAX_SIDE,
     preset: Preset = DEFAULT_PRESET,
@@ -64,6 +64,8 @@ def optical_flow(
     """
     if prev.shape != next.shape:
         raise ValueError(f"frames differ in shape: {prev.shape} vs {next.shape}")
+    if prev.dtype != np.uint8 or next.dtype != np.uint8:
+        raise ValueError(f"DIS needs uint8 frames, got {prev.dtype} and {next.dtype}")
     a = np.ascontiguousarray(gray_small(prev, max_side))
     b = np.ascontiguousarray(gray_small(next, max_side))
     return _dis(preset).calc(a, b, None)
@@ -79,9 +81,7 @@ def resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if (height, width) == (in_h, in_w):
         return flow
     shrinking = height <= in_h and width <= in_w
-    out = cv2.resize(
-        flow, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    )
+    out = cv2.resize(flow, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
     out[..., 0] *= width / in_w
     out[..., 1] *= height / in_h
     return out

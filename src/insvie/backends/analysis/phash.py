@@ -87,7 +87,9 @@ def pairwise_distances(hashes: np.ndarray) -> np.ndarray:
     return bits.max(axis=-1)
 
 
-def duplicate_groups(hashes: Sequence[Sequence[int]], *, max_bits: int = NEAR_DUPLICATE_BITS) -> list[list[int]]:
+def duplicate_groups(
+    hashes: Sequence[Sequence[int]], *, max_bits: int = NEAR_DUPLICATE_BITS
+) -> list[list[int]]:
     """Indices of clips grouped by near-duplication (transitively), each group sorted, singletons kept.
 
     Curation keeps one clip per group, e.g. the sharpest.

@@ -116,7 +116,9 @@ class FrameQuality:
 _FIELDS = tuple(field.name for field in fields(FrameQuality))
 
 
-def frame_quality(frame: np.ndarray, *, size: int | None = SHARPNESS_SIZE, block: int = BLOCK) -> FrameQuality:
+def frame_quality(
+    frame: np.ndarray, *, size: int | None = SHARPNESS_SIZE, block: int = BLOCK
+) -> FrameQuality:
     """All quality signals of one frame; shrinks it once for the working-size ones."""
     small = shrink(frame, size)
     exp = exposure(small, size=None)

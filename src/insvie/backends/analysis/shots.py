@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -48,24 +49,25 @@ class ShotConfig:
 
 
 def hsv_signature(frame: np.ndarray, max_side: int | None = DEFAULT_MAX_SIDE) -> np.ndarray:
-    """The frame as small int16 HSV (OpenCV ranges: H 0-179, S and V 0-255), ready to difference."""
-    return cv2.cvtColor(shrink(frame, max_side), cv2.COLOR_RGB2HSV).astype(np.int16)
+    """The frame as small uint8 HSV (OpenCV ranges: H 0-179, S and V 0-255), ready to compare."""
+    return cv2.cvtColor(shrink(frame, max_side, fast=True), cv2.COLOR_RGB2HSV)
 
 
 def content_score(a: np.ndarray, b: np.ndarray) -> float:
     """Mean of the per-channel mean absolute HSV differences of two signatures (0-255 scale)."""
-    diff = np.abs(a - b)
-    hue = diff[..., 0]
-    np.minimum(hue, 180 - hue, out=hue)  # hue is circular
-    means = diff.reshape(-1, 3).mean(axis=0)
-    return float(means.sum() / 3.0)
+    diff = cv2.absdiff(a, b)
+    hue = np.ascontiguousarray(diff[..., 0])
+    np.minimum(hue, 180 - hue, out=hue)  # hue is circular: 179 and 1 are 2 apart
+    _, saturation, value, _ = cv2.mean(diff)
+    return (cv2.mean(hue)[0] + saturation + value) / 3.0
 
 
-def cuts_from_scores(scores: np.ndarray, config: ShotConfig = ShotConfig()) -> list[int]:
+def cuts_from_scores(scores: np.ndarray, config: ShotConfig | None = None) -> list[int]:
     """Frame indices that start a new shot, from the consecutive-frame ``scores`` (length T-1).
 
     ``scores[k]`` compares frames k and k+1, so a cut there starts a shot at k + 1.
     """
+    config = config or ShotConfig()
     scores = np.asarray(scores, dtype=np.float64)
     if config.adaptive:
         hits = []
@@ -92,7 +94,7 @@ def cuts_from_scores(scores: np.ndarray, config: ShotConfig = ShotConfig()) -> l
 def shots_from_cuts(cuts: Iterable[int], num_frames: int) -> list[tuple[int, int]]:
     """Shots ``[(start, end_exclusive)]`` covering ``range(num_frames)`` with boundaries at ``cuts``."""
     bounds = [0, *sorted(c for c in cuts if 0 < c < num_frames), num_frames]
-    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    return [(a, b) for a, b in pairwise(bounds) if b > a]
 
 
 class ShotDetector:

@@ -43,7 +43,9 @@ def leaves_frame(flow: np.ndarray, margin: float = 0.0) -> np.ndarray:
     """True where ``x + flow(x)`` lands outside the frame (more than ``margin`` pixels out)."""
     height, width = flow.shape[:2]
     map_x, map_y = sample_positions(flow)
-    return (map_x < -margin) | (map_y < -margin) | (map_x > width - 1 + margin) | (map_y > height - 1 + margin)
+    return (
+        (map_x < -margin) | (map_y < -margin) | (map_x > width - 1 + margin) | (map_y > height - 1 + margin)
+    )
 
 
 def occlusion_mask(

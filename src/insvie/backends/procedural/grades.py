@@ -14,8 +14,11 @@ from insvie.backends.procedural.colour import contrast, gamma, luma, mix, satura
 from insvie.backends.procedural.lut import Stage
 from insvie.backends.procedural.operator import PointwiseOperator, cube, curves
 
-# The classic sepia matrix (rows give output R, G, B from input R, G, B).
-SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]], dtype=np.float32)
+# The classic sepia matrix (rows give output R, G, B from input R, G, B), scaled so white maps to
+# (1, 0.89, 0.69) instead of clipping: the unscaled matrix blows out everything above mid-grey.
+SEPIA = (
+    np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]], dtype=np.float32) / 1.351
+)
 TEAL = np.array([0.20, 0.52, 0.60], dtype=np.float32)
 ORANGE = np.array([0.74, 0.54, 0.28], dtype=np.float32)
 
@@ -58,7 +61,9 @@ def _vintage_film(s: float) -> list[Stage]:
 
     def fn(x: np.ndarray) -> np.ndarray:
         faded = lift + saturate(x, 1.0 - 0.35 * s) * (top - lift)
-        tone = mix(np.array([0.45, 0.52, 0.50]), np.array([0.58, 0.53, 0.42]), smoothstep(0.2, 0.8, luma(faded)))
+        tone = mix(
+            np.array([0.45, 0.52, 0.50]), np.array([0.58, 0.53, 0.42]), smoothstep(0.2, 0.8, luma(faded))
+        )
         return soft_light(faded, mix(0.5, tone, s))
 
     return [cube(fn)]
@@ -75,7 +80,11 @@ OPERATORS: tuple[PointwiseOperator, ...] = (
     PointwiseOperator(
         name="sepia",
         category="colour_grade",
-        instructions=("Give it a sepia look", "Make it look like an old sepia photograph", "Apply a sepia tone"),
+        instructions=(
+            "Give it a sepia look",
+            "Make it look like an old sepia photograph",
+            "Apply a sepia tone",
+        ),
         caption="in sepia tones",
         build=_sepia,
     ),
@@ -110,7 +119,11 @@ OPERATORS: tuple[PointwiseOperator, ...] = (
     PointwiseOperator(
         name="vintage_film",
         category="colour_grade",
-        instructions=("Make it look like faded vintage film", "Give it a retro film look", "Make it look like the 70s"),
+        instructions=(
+            "Make it look like faded vintage film",
+            "Give it a retro film look",
+            "Make it look like the 70s",
+        ),
         caption="with a faded vintage film look",
         build=_vintage_film,
     ),

@@ -41,11 +41,17 @@ def _autumn(s: float) -> list[Stage]:
         hue, sat = hsv[..., 0], hsv[..., 1]
         # Foliage hues (yellow-green to cyan-green, 0.10-0.50 turns) swing to orange and red; deeper
         # greens go further, to red-orange. Faint colours barely move: their hue is noise.
-        foliage = smoothstep(0.10, 0.17, hue) * (1.0 - smoothstep(0.45, 0.52, hue)) * smoothstep(0.04, 0.18, sat)
+        foliage = (
+            smoothstep(0.10, 0.17, hue) * (1.0 - smoothstep(0.45, 0.52, hue)) * smoothstep(0.02, 0.12, sat)
+        )
         target = mix(0.11, 0.025, smoothstep(0.17, 0.40, hue))
         weight = s * foliage
         hsv = np.stack(
-            [hue + weight * (target - hue), np.clip(sat * (1.0 + 0.25 * weight), 0, 1), hsv[..., 2] * (1.0 - 0.06 * weight)],
+            [
+                hue + weight * (target - hue),
+                np.clip(sat * (1.0 + 0.6 * weight), 0, 1),
+                hsv[..., 2] * (1.0 - 0.06 * weight),
+            ],
             axis=-1,
         )
         return soft_light(hsv_to_rgb(hsv), mix(0.5, np.array([0.56, 0.50, 0.43]), s))
@@ -93,7 +99,11 @@ def _overcast(s: float) -> list[Stage]:
 _GOLDEN = PointwiseOperator(
     name="golden_hour",
     category="time_of_day",
-    instructions=("Make it golden hour", "Make it look like it was shot at golden hour", "Add warm evening light"),
+    instructions=(
+        "Make it golden hour",
+        "Make it look like it was shot at golden hour",
+        "Add warm evening light",
+    ),
     caption="in warm golden-hour light",
     build=_golden_hour,
 )
@@ -115,7 +125,11 @@ OPERATORS = (
     PointwiseOperator(
         name="winter",
         category="season",
-        instructions=("Make it winter", "Make it look like a cold snowy winter day", "Turn the season to winter"),
+        instructions=(
+            "Make it winter",
+            "Make it look like a cold snowy winter day",
+            "Turn the season to winter",
+        ),
         caption="on a cold, snowy winter day",
         build=_winter,
     ),
@@ -129,7 +143,11 @@ OPERATORS = (
     PointwiseOperator(
         name="summer",
         category="season",
-        instructions=("Make it summer", "Make it look like a bright summer day", "Make the colours lush and sunny"),
+        instructions=(
+            "Make it summer",
+            "Make it look like a bright summer day",
+            "Make the colours lush and sunny",
+        ),
         caption="on a lush, sunny summer day",
         build=_summer,
     ),

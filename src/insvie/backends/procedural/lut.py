@@ -66,21 +66,34 @@ class Cube:
 
     def __post_init__(self) -> None:
         if self.table.shape != (256 * self.nodes, self.nodes, 3) or self.table.dtype != np.uint8:
-            raise ValueError(f"a {self.nodes}-node cube needs a (256*n, n, 3) uint8 table, got {self.table.shape}")
+            raise ValueError(
+                f"a {self.nodes}-node cube needs a (256*n, n, 3) uint8 table, got {self.table.shape}"
+            )
         object.__setattr__(self, "_scale", (self.nodes - 1) / 255.0)
 
     @staticmethod
-    def grid(nodes: int = DEFAULT_NODES) -> np.ndarray:
-        """Float RGB of every table entry, shape (256, nodes, nodes, 3): [blue, red node, green node]."""
+    def grid(nodes: int = DEFAULT_NODES, blue_levels: int = 256) -> np.ndarray:
+        """Float RGB of the table's entries, shape (blue_levels, nodes, nodes, 3): [blue, red, green]."""
         axis = np.linspace(0.0, 1.0, nodes, dtype=np.float32)
-        blue = np.arange(256, dtype=np.float32) / 255.0
+        blue = np.linspace(0.0, 1.0, blue_levels, dtype=np.float32)
         b, r, g = np.meshgrid(blue, axis, axis, indexing="ij")
         return np.stack([r, g, b], axis=-1)
 
     @classmethod
-    def from_fn(cls, fn: ColourFn, nodes: int = DEFAULT_NODES) -> Cube:
-        """Bake ``fn`` on the table's grid (256 * nodes^2 colours: ~280k for 33 nodes)."""
-        values = fn(cls.grid(nodes))
+    def from_fn(cls, fn: ColourFn, nodes: int = DEFAULT_NODES, *, blue_nodes: int | None = None) -> Cube:
+        """Bake ``fn`` on the table's grid (256 * nodes^2 colours: ~280k for 33 nodes).
+
+        ``blue_nodes`` evaluates ``fn`` on that many blue levels only and interpolates the rest
+        linearly: ~8x cheaper for a costly ``fn`` that is smooth in blue.
+        """
+        if blue_nodes is None or blue_nodes >= 256:
+            values = fn(cls.grid(nodes))
+        else:
+            coarse = fn(cls.grid(nodes, blue_nodes))
+            position = np.arange(256, dtype=np.float32) * ((blue_nodes - 1) / 255.0)
+            low = np.minimum(position.astype(np.int64), blue_nodes - 2)
+            frac = (position - low)[:, None, None, None]
+            values = coarse[low] * (1.0 - frac) + coarse[low + 1] * frac
         return cls(_to_uint8(values).reshape(256 * nodes, nodes, 3), nodes)
 
     def _frame(self, frame: np.ndarray) -> np.ndarray:

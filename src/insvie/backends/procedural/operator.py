@@ -41,14 +41,23 @@ def check_image(image: np.ndarray) -> None:
     """Operators take one uint8 RGB frame (H, W, 3)."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         shape = getattr(image, "shape", None)
-        raise ValueError(f"expected a uint8 RGB image (H, W, 3), got {getattr(image, 'dtype', type(image))} {shape}")
+        raise ValueError(
+            f"expected a uint8 RGB image (H, W, 3), got {getattr(image, 'dtype', type(image))} {shape}"
+        )
 
 
 def check_video(frames: np.ndarray) -> None:
     """Videos are uint8 RGB (T, H, W, 3)."""
-    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[3] != 3:
+    if (
+        not isinstance(frames, np.ndarray)
+        or frames.dtype != np.uint8
+        or frames.ndim != 4
+        or frames.shape[3] != 3
+    ):
         shape = getattr(frames, "shape", None)
-        raise ValueError(f"expected a uint8 RGB video (T, H, W, 3), got {getattr(frames, 'dtype', type(frames))} {shape}")
+        raise ValueError(
+            f"expected a uint8 RGB video (T, H, W, 3), got {getattr(frames, 'dtype', type(frames))} {shape}"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,7 +83,11 @@ class Operator:
     def apply_video(self, frames: np.ndarray, strength: float, seed: int = 0) -> np.ndarray:
         """Every frame edited independently with the same strength and seed."""
         check_video(frames)
-        return np.stack([self.apply(frame, strength, seed) for frame in frames]) if len(frames) else frames.copy()
+        return (
+            np.stack([self.apply(frame, strength, seed) for frame in frames])
+            if len(frames)
+            else frames.copy()
+        )
 
     def instruction(self, rng: np.random.Generator | None = None) -> str:
         """One phrasing: the first, or a random one when ``rng`` is given."""

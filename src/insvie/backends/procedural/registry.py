@@ -9,7 +9,9 @@ from __future__ import annotations
 from insvie.backends.procedural import grades, looks, stylise
 from insvie.backends.procedural.operator import CATEGORIES, Category, Operator
 
-_REGISTRY: dict[str, Operator] = {op.name: op for op in (*grades.OPERATORS, *looks.OPERATORS, *stylise.OPERATORS)}
+_REGISTRY: dict[str, Operator] = {
+    op.name: op for op in (*grades.OPERATORS, *looks.OPERATORS, *stylise.OPERATORS)
+}
 
 
 class UnknownOperatorError(KeyError):
@@ -24,7 +26,9 @@ def get_operator(name: str) -> Operator:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise UnknownOperatorError(f"unknown operator {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+        raise UnknownOperatorError(
+            f"unknown operator {name!r}; known: {', '.join(sorted(_REGISTRY))}"
+        ) from None
 
 
 def list_operators(category: Category | None = None, *, pointwise: bool | None = None) -> list[str]:

@@ -54,9 +54,11 @@ def _cartoon(image: np.ndarray, s: float, seed: int) -> np.ndarray:
         smooth = cv2.resize(smooth, (width, height), interpolation=cv2.INTER_LINEAR)
     flat = (smooth // 24) * 24 + 12  # flat colour cells
     flat = cv2.addWeighted(smooth, 0.4, flat, 0.6, 0.0)
-    gray = cv2.medianBlur(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), 5)
-    block = max(3, (min(height, width) // 60) | 1)
-    edges = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, 4)
+    # Ink where the smoothed frame has edges: texture (gravel, foliage) is already flattened there, so
+    # the outlines follow shapes instead of turning into noise.
+    gray = cv2.cvtColor(smooth, cv2.COLOR_RGB2GRAY)
+    lines = cv2.dilate(cv2.Canny(gray, 50, 120), np.ones((2, 2), np.uint8))
+    edges = cv2.bitwise_not(lines)
     inked = cv2.bitwise_and(flat, flat, mask=edges)
     return _blend(image, inked, s)
 
@@ -66,6 +68,7 @@ def _pencil_sketch(image: np.ndarray, s: float, seed: int) -> np.ndarray:
     sigma = 1.5 + 0.01 * max(image.shape[:2])
     blurred = cv2.GaussianBlur(255 - gray, (0, 0), sigma)
     dodge = cv2.divide(gray, 255 - blurred, scale=256).astype(np.float32)  # colour dodge: outlines stay
+    dodge = dodge * dodge / 255.0  # the dodge alone is faint: square it to darken the strokes
     sketch = np.clip(dodge * _paper(gray.shape, seed, 0.03), 0, 255)
     paper_tint = np.array([1.0, 0.98, 0.93], dtype=np.float32)
     out = cv2.convertScaleAbs(sketch[..., None] * paper_tint)
@@ -98,35 +101,55 @@ OPERATORS = (
     PointwiseOperator(
         name="posterize",
         category="style",
-        instructions=("Make it look like pop art", "Posterize the image", "Turn it into a bold pop-art poster"),
+        instructions=(
+            "Make it look like pop art",
+            "Posterize the image",
+            "Turn it into a bold pop-art poster",
+        ),
         caption="as a bold pop-art poster",
         build=_posterize,
     ),
     FilterOperator(
         name="cartoon",
         category="style",
-        instructions=("Make it look like a cartoon", "Turn it into a cartoon", "Make it look hand-drawn like a comic"),
+        instructions=(
+            "Make it look like a cartoon",
+            "Turn it into a cartoon",
+            "Make it look hand-drawn like a comic",
+        ),
         caption="as a cartoon with flat colours and ink outlines",
         effect=_cartoon,
     ),
     FilterOperator(
         name="pencil_sketch",
         category="style",
-        instructions=("Turn it into a pencil sketch", "Make it look like a pencil drawing", "Draw it in pencil"),
+        instructions=(
+            "Turn it into a pencil sketch",
+            "Make it look like a pencil drawing",
+            "Draw it in pencil",
+        ),
         caption="as a pencil sketch",
         effect=_pencil_sketch,
     ),
     FilterOperator(
         name="oil_paint",
         category="style",
-        instructions=("Make it look like an oil painting", "Turn it into an oil painting", "Paint it in oils"),
+        instructions=(
+            "Make it look like an oil painting",
+            "Turn it into an oil painting",
+            "Paint it in oils",
+        ),
         caption="as an oil painting",
         effect=_oil_paint,
     ),
     FilterOperator(
         name="watercolour",
         category="style",
-        instructions=("Make it look like a watercolour painting", "Turn it into a watercolor", "Paint it in watercolours"),
+        instructions=(
+            "Make it look like a watercolour painting",
+            "Turn it into a watercolor",
+            "Paint it in watercolours",
+        ),
         caption="as a watercolour painting",
         effect=_watercolour,
     ),

@@ -1,0 +1,93 @@
+"""refilter: every finished triplet is judged against its source before it may be exported.
+
+InsViE's second filter drops pairs whose edited video lost the source's motion (optical-flow end-point
+error) or its frame quality. Ours also measures added flicker and whether the edit seen in the first
+frames is still there at the end, the failure propagation is most prone to. Every metric is kept in
+the result, so thresholds can be re-tuned later by re-running only this step.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from insvie.backends.analysis.refilter import edit_metrics
+from insvie.engine import Outcome, Stage, StageConfig, StageContext, Task
+from insvie.errors import StoreError
+from insvie.media import read_frames
+
+
+class RefilterConfig(StageConfig):
+    max_relative_epe: Annotated[
+        float | None, Field(gt=0, description="Flow end-point error relative to source motion (null: off).")
+    ] = 0.5
+    max_flicker_ratio: Annotated[
+        float | None, Field(gt=0, description="Edited warp error over the source's (null: off).")
+    ] = 1.25
+    min_persistence: Annotated[
+        float | None, Field(ge=0, le=1, description="Edit strength and agreement at the end vs the start.")
+    ] = 0.5
+    min_sharpness_ratio: Annotated[float | None, Field(ge=0, description="Edited over source sharpness.")] = (
+        0.6
+    )
+    max_blockiness_delta: Annotated[float | None, Field(description="Blockiness added by the edit.")] = 0.25
+
+
+# (metric, config field, bound side, funnel reason), in the order reasons are reported
+CHECKS = (
+    ("motion_relative_epe", "max_relative_epe", "max", "motion_mismatch"),
+    ("flicker_ratio", "max_flicker_ratio", "max", "flicker"),
+    ("persistence", "min_persistence", "min", "edit_faded"),
+    ("sharpness_ratio", "min_sharpness_ratio", "min", "blurry"),
+    ("blockiness_delta", "max_blockiness_delta", "max", "blocky"),
+)
+
+
+def failures(metrics: dict[str, float], config: RefilterConfig) -> list[str]:
+    """The funnel reasons this pair fails, in check order; empty when it passes."""
+    reasons = []
+    for key, field, side, reason in CHECKS:
+        limit = getattr(config, field)
+        if limit is None:
+            continue
+        value = metrics[key]
+        if (value > limit) if side == "max" else (value < limit):
+            reasons.append(reason)
+    return reasons
+
+
+class Refilter(Stage):
+    name = "refilter"
+    consumes = "triplet"
+    config_class = RefilterConfig
+    config: RefilterConfig
+
+    def setup(self, ctx: StageContext) -> None:
+        self.ctx = ctx
+
+    def process(self, batch: list[Task]) -> list[Outcome]:
+        outcomes = []
+        for task in batch:
+            source_rel = task.meta.get("source_media")
+            if not source_rel or task.media is None:
+                raise StoreError(f"triplet {task.item_id} lacks its source or edited video")
+            source = read_frames(self.ctx.resolve(source_rel))
+            edited = read_frames(task.media)
+            if source.shape != edited.shape:
+                outcomes.append(
+                    Outcome.rejected(
+                        task.item_id,
+                        "shape_mismatch",
+                        {"source": list(source.shape), "edited": list(edited.shape)},
+                    )
+                )
+                continue
+            metrics = {k: round(float(v), 6) for k, v in edit_metrics(source, edited).items()}
+            failed = failures(metrics, self.config)
+            output = {"metrics": metrics, "failed_checks": failed}
+            if failed:
+                outcomes.append(Outcome.rejected(task.item_id, failed[0], output))
+            else:
+                outcomes.append(Outcome.done(task.item_id, output))
+        return outcomes
