@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/analysis_speed.py [MEDIA_DIR] [--repeat N] [--pairs P]
 
-MEDIA_DIR defaults to ../shared/media beside the repository. The baseline is PyAV decoding every clip
+MEDIA_DIR defaults to examples/media in the repository. The baseline is PyAV decoding every clip
 to RGB (threaded, as insvie decodes). The analysis is what curation runs on each decoded clip: the
 streaming shot detector on every frame, motion from ``--pairs`` sampled flow pairs, quality (sharpness,
 exposure, blockiness, colourfulness) on 5 frames and the clip hash on 3. Frames per second count clip
@@ -53,7 +53,7 @@ def shots(video: np.ndarray) -> list[tuple[int, int]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("media", nargs="?", type=Path, default=REPO_ROOT.parent / "shared" / "media")
+    parser.add_argument("media", nargs="?", type=Path, default=REPO_ROOT / "examples" / "media")
     parser.add_argument("--repeat", type=int, default=5, help="runs per measurement; the best counts")
     parser.add_argument("--pairs", type=int, default=8, help="flow pairs sampled per clip for motion")
     args = parser.parse_args()

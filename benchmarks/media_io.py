@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/media_io.py [MEDIA_DIR] [--repeat N]
 
-MEDIA_DIR defaults to ../shared/media beside the repository. Each figure is the best of N runs, since
+MEDIA_DIR defaults to examples/media in the repository. Each figure is the best of N runs, since
 on a shared machine the slower runs measure the neighbours rather than the code. OpenCV's readers and
 writers work in BGR; its rows skip the conversion to RGB that the others include, which flatters it
 slightly. OpenCV headless here writes MPEG-4 Part 2 (mp4v) only, so PyAV's ``mpeg4`` encoder is
@@ -102,7 +102,7 @@ def print_table(title: str, rows: list[tuple[str, float]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("media", nargs="?", type=Path, default=REPO_ROOT.parent / "shared" / "media")
+    parser.add_argument("media", nargs="?", type=Path, default=REPO_ROOT / "examples" / "media")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best counts")
     args = parser.parse_args()
     clips = sorted(args.media.glob("*.mp4"))

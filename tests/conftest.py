@@ -1,4 +1,4 @@
-"""Shared fixtures: the real sample clips of ../shared/media and an offline environment."""
+"""Shared fixtures: the real sample clips (examples/media) and an offline environment."""
 
 from __future__ import annotations
 
@@ -13,7 +13,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _shared_media_dir() -> Path | None:
-    candidates = [os.environ.get("INSVIE_SHARED_MEDIA"), REPO_ROOT.parent / "shared" / "media"]
+    candidates = [
+        os.environ.get("INSVIE_SHARED_MEDIA"),
+        REPO_ROOT / "examples" / "media",
+        REPO_ROOT.parent / "shared" / "media",
+    ]
     for candidate in candidates:
         if candidate and Path(candidate, "horse_gallop.mp4").is_file():
             return Path(candidate)
@@ -25,5 +29,5 @@ def shared_media() -> Path:
     """The folder of real sample clips (720x480, 8 fps, 49 frames, H.264)."""
     found = _shared_media_dir()
     if found is None:
-        pytest.fail("../shared/media not found beside the repository; set INSVIE_SHARED_MEDIA")
+        pytest.fail("examples/media is missing its clips; set INSVIE_SHARED_MEDIA to a folder holding them")
     return found

@@ -56,6 +56,7 @@ class FlowWarpConfig:
     flow_size: int = 360  # longer side of the working resolution for flow, checks and composition
     flow_preset: Literal["ultrafast", "fast", "medium"] = "fast"
     flow_finest_scale: int | None = None  # DIS pyramid level where refinement stops; None: the preset's
+    check_finest_scale: int | None = None  # the same for the forward flow used only by the check
     carry: Literal["residual", "frame"] = "residual"
     reanchor_every: int = 8  # frames between anchors; 1 chains frame to frame, 0 never re-anchors
     reanchor_coverage: float = 0.5  # re-anchor early when the mean carry weight drops below this
@@ -143,6 +144,9 @@ def propagate_flow_warp(
     scale = width / small[1]
     grid_small, grid_full = pixel_grid(*small), pixel_grid(height, width)
     flow = FlowEstimator(cfg.flow_preset, cfg.flow_finest_scale)
+    check_flow = FlowEstimator(
+        cfg.flow_preset, cfg.flow_finest_scale if cfg.check_finest_scale is None else cfg.check_finest_scale
+    )
     residual = cfg.carry == "residual"
 
     previous_grey = anchor_grey = shrink_grey(source[0], small)
@@ -155,7 +159,7 @@ def propagate_flow_warp(
     for index in range(1, count):
         grey = shrink_grey(source[index], small)
         backward = flow(grey, previous_grey)
-        forward = flow(previous_grey, grey)
+        forward = check_flow(previous_grey, grey)
         passed = consistent(backward, forward, grid_small, cfg.fb_alpha, cfg.fb_beta)
         step = grid_small + backward
         displacement = sample(displacement, step) + backward
