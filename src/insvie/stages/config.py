@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from insvie.stages.animate import AnimateConfig
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from insvie.errors import ConfigError
+from insvie.stages.animate import AnimateConfig
 from insvie.stages.dedup import DedupConfig
 from insvie.stages.edit import EditConfig
 from insvie.stages.instruct import InstructConfig

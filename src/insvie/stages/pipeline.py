@@ -8,9 +8,8 @@ refilter step judges, so all triplets pass the same checks whatever made them.
 
 from __future__ import annotations
 
-from insvie.stages.animate import Animate
-
 from insvie.engine import Step
+from insvie.stages.animate import Animate
 from insvie.stages.config import BuildConfig
 from insvie.stages.dedup import Dedup, DedupConfig
 from insvie.stages.edit import Edit

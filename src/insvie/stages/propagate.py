@@ -31,12 +31,16 @@ class PropagateConfig(StageConfig):
     crf: Annotated[int, Field(ge=0, le=51, description="H.264 quality of edited videos.")] = 18
 
 
-def triplet_meta(task: Task, source_media: str, **extra: object) -> dict:
-    """What every triplet carries: where it came from, what was asked, and how it was made."""
+def triplet_meta(task: Task, source_media: str | None, **extra: object) -> dict:
+    """What every triplet carries: where it came from, what was asked, and how it was made.
+
+    ``source_media`` is None when the source video is new too (animated images): the runner fills
+    it in when it stores that file.
+    """
     keep = ("source_file", "source_name", "clip_index", "edit_index", "instruction", "category", "operator")
     return {
         **{key: task.meta[key] for key in keep if key in task.meta},
-        "source_media": source_media,
+        **({} if source_media is None else {"source_media": source_media}),
         "request": task.item_id,
         **extra,
     }

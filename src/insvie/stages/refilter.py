@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from insvie.backends.analysis.quality import detail_ratio
 from insvie.backends.analysis.refilter import edit_metrics
 from insvie.engine import Outcome, Stage, StageConfig, StageContext, Task
 from insvie.errors import StoreError
@@ -28,9 +29,13 @@ class RefilterConfig(StageConfig):
     min_persistence: Annotated[
         float | None, Field(ge=0, le=1, description="Edit strength and agreement at the end vs the start.")
     ] = 0.5
-    min_sharpness_ratio: Annotated[float | None, Field(ge=0, description="Edited over source sharpness.")] = (
-        0.6
-    )
+    min_detail_ratio: Annotated[
+        float | None,
+        Field(ge=0, description="Edited over source detail (sharpness relative to contrast): blur added."),
+    ] = 0.6
+    detail_exempt: Annotated[
+        tuple[str, ...], Field(description="Categories whose look smooths on purpose (painterly styles).")
+    ] = ("style",)
     max_blockiness_delta: Annotated[float | None, Field(description="Blockiness added by the edit.")] = 0.25
 
 
@@ -39,17 +44,17 @@ CHECKS = (
     ("motion_relative_epe", "max_relative_epe", "max", "motion_mismatch"),
     ("flicker_ratio", "max_flicker_ratio", "max", "flicker"),
     ("persistence", "min_persistence", "min", "edit_faded"),
-    ("sharpness_ratio", "min_sharpness_ratio", "min", "blurry"),
+    ("detail_ratio", "min_detail_ratio", "min", "blurry"),
     ("blockiness_delta", "max_blockiness_delta", "max", "blocky"),
 )
 
 
-def failures(metrics: dict[str, float], config: RefilterConfig) -> list[str]:
+def failures(metrics: dict[str, float], config: RefilterConfig, category: str | None = None) -> list[str]:
     """The funnel reasons this pair fails, in check order; empty when it passes."""
     reasons = []
     for key, field, side, reason in CHECKS:
         limit = getattr(config, field)
-        if limit is None:
+        if limit is None or (key == "detail_ratio" and category in config.detail_exempt):
             continue
         value = metrics[key]
         if (value > limit) if side == "max" else (value < limit):
@@ -84,7 +89,8 @@ class Refilter(Stage):
                 )
                 continue
             metrics = {k: round(float(v), 6) for k, v in edit_metrics(source, edited).items()}
-            failed = failures(metrics, self.config)
+            metrics["detail_ratio"] = round(detail_ratio(source, edited), 6)
+            failed = failures(metrics, self.config, task.meta.get("category"))
             output = {"metrics": metrics, "failed_checks": failed}
             if failed:
                 outcomes.append(Outcome.rejected(task.item_id, failed[0], output))

@@ -34,6 +34,26 @@ def sharpness(frame: np.ndarray, *, size: int | None = SHARPNESS_SIZE) -> float:
     return float(std[0, 0] ** 2)
 
 
+def detail(frame: np.ndarray, *, size: int | None = SHARPNESS_SIZE) -> float:
+    """Sharpness relative to contrast: variance of the Laplacian over variance of luma, at ``size``.
+
+    Unlike :func:`sharpness` it does not move when a colour grade darkens or flattens a frame (both
+    variances scale alike), so comparing an edited video with its source reads blur, not the grade.
+    """
+    gray = gray_small(frame, size).astype(np.float32)
+    _, lap_std = cv2.meanStdDev(cv2.Laplacian(gray, cv2.CV_32F))
+    _, std = cv2.meanStdDev(gray)
+    return float(lap_std[0, 0] ** 2 / (std[0, 0] ** 2 + 1e-3))
+
+
+def detail_ratio(source: np.ndarray, edited: np.ndarray, *, frames: int = 3) -> float:
+    """Mean :func:`detail` of ``frames`` evenly spaced edited frames over the source's (1 = no blur added)."""
+    check_video(source)
+    picks = evenly_spaced(len(source), frames)
+    base = float(np.mean([detail(source[i]) for i in picks]))
+    return float(np.mean([detail(edited[i]) for i in picks])) / max(base, 1e-6)
+
+
 @dataclass(frozen=True)
 class Exposure:
     """Luma statistics in [0, 1]: mean level, spread, and the shares of crushed and clipped pixels."""

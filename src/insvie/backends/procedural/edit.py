@@ -61,7 +61,7 @@ def edit_candidates(
 # First match wins, so longer or more specific phrases come before the words they contain.
 _KEYWORDS: tuple[tuple[str, str], ...] = (
     (r"pop[- ]?art|posteri[sz]", "posterize"),
-    (r"golden[- ]hour", "golden_hour"),
+    (r"golden[- ]hour|evening light", "golden_hour"),
     (r"teal|blockbuster|cinematic", "teal_orange"),
     (r"sepia", "sepia"),
     (r"black[- ]and[- ]white|gr[ae]yscale|monochrome|remove (all )?(the )?colou?r", "grayscale"),
@@ -71,9 +71,9 @@ _KEYWORDS: tuple[tuple[str, str], ...] = (
     (r"watercolou?r", "watercolour"),
     (r"oil", "oil_paint"),
     (r"winter|snow", "winter"),
-    (r"autumn|\bfall\b", "autumn"),
-    (r"summer", "summer"),
-    (r"sunset|dusk", "sunset"),
+    (r"autumn|\bfall\b|leaves", "autumn"),
+    (r"summer|lush|sunny", "summer"),
+    (r"sunset|dusk|sun is setting", "sunset"),
     (r"night|moonlit", "night"),
     (r"overcast|cloudy|grey day|gray day", "overcast"),
     (r"warm", "warm"),

@@ -1,0 +1,31 @@
+"""Propagators: carry an edited first frame through the whole source video.
+
+propagate_framewise(source, operator, strength, seed=0) -> video        # known procedural edit
+propagate_flow_warp(source, edited_first, config=None) -> FlowWarpResult  # unknown editor
+fit_colour_transfer(source_frame, edited_frame) -> ColourTransfer         # the global fallback map
+get_propagator(name) -> Propagator                                        # "framewise" / "flow_warp"
+"""
+
+from insvie.backends.propagation.colour_transfer import ColourTransfer, fit_colour_transfer
+from insvie.backends.propagation.flow_warp import (
+    FlowWarpConfig,
+    FlowWarpResult,
+    FrameDiagnostics,
+    propagate_flow_warp,
+)
+from insvie.backends.propagation.framewise import propagate_framewise
+from insvie.backends.propagation.registry import Propagation, Propagator, get_propagator, list_propagators
+
+__all__ = [
+    "ColourTransfer",
+    "FlowWarpConfig",
+    "FlowWarpResult",
+    "FrameDiagnostics",
+    "Propagation",
+    "Propagator",
+    "fit_colour_transfer",
+    "get_propagator",
+    "list_propagators",
+    "propagate_flow_warp",
+    "propagate_framewise",
+]

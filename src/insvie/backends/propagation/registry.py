@@ -1,0 +1,66 @@
+"""Propagators by name, behind one call signature, so a pipeline stage can pick one from config.
+
+Both take the source video and the chosen edited first frame; ``framewise`` also needs the
+procedural edit that made it (operator, strength, seed) and refuses to run without one, since it
+re-applies the edit rather than carrying the frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from insvie.backends.propagation.flow_warp import FlowWarpConfig, propagate_flow_warp
+from insvie.backends.propagation.framewise import propagate_framewise
+
+
+@dataclass(frozen=True, eq=False)
+class Propagation:
+    """An edited video (T, H, W, 3) uint8 and per-frame diagnostics (plain dicts, maybe empty)."""
+
+    video: np.ndarray
+    diagnostics: list[dict[str, Any]] = field(default_factory=list)
+
+
+Propagator = Callable[..., Propagation]
+
+
+def _flow_warp(
+    source: np.ndarray, edited_first: np.ndarray, *, config: FlowWarpConfig | None = None, **_: Any
+) -> Propagation:
+    result = propagate_flow_warp(source, edited_first, config)
+    return Propagation(result.video, result.diagnostics_dicts())
+
+
+def _framewise(
+    source: np.ndarray,
+    edited_first: np.ndarray,
+    *,
+    operator: str | None = None,
+    strength: float | None = None,
+    seed: int = 0,
+    **_: Any,
+) -> Propagation:
+    if operator is None or strength is None:
+        raise ValueError("framewise propagation needs the procedural operator and strength of the edit")
+    video = propagate_framewise(source, operator, strength, seed)
+    return Propagation(video, [{"index": i} for i in range(len(video))])
+
+
+_PROPAGATORS: dict[str, Propagator] = {"flow_warp": _flow_warp, "framewise": _framewise}
+
+
+def list_propagators() -> list[str]:
+    return sorted(_PROPAGATORS)
+
+
+def get_propagator(name: str) -> Propagator:
+    """``propagator(source, edited_first, *, operator=None, strength=None, seed=0, config=None)``;
+    ``flow-warp`` and ``flow_warp`` name the same one."""
+    key = name.replace("-", "_")
+    if key not in _PROPAGATORS:
+        raise ValueError(f"unknown propagator {name!r}; known: {', '.join(list_propagators())}")
+    return _PROPAGATORS[key]
