@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from insvie import __version__
+from insvie.cli.console import console as make_console
 from insvie.cli.status import print_funnels
 from insvie.engine import Outcome, ProgressSink, Runner, ingest, make_executor
 from insvie.errors import InsvieError
@@ -94,7 +94,7 @@ def build(
     from insvie.stages.config import load_config
     from insvie.stages.pipeline import FINAL_STEP, build_steps
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     try:
         cfg = load_config(config)
         run = cfg.run.model_copy(

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
 
+from insvie.cli.console import console as make_console
 from insvie.errors import InsvieError
 from insvie.store import Dataset, export_insvie_csv, export_parquet, export_webdataset
 
@@ -27,7 +27,7 @@ def export(
     insvie-csv: the released InsViE layout (source/ and edited/ with the same file names, and a
     `video,instruct` CSV), readable by existing InsViE tooling. Triplets rejected in review are left out.
     """
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     try:
         with Dataset.open(out, create=False) as ds:
             target = dest or ds.exports_dir / format

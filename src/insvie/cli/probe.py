@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from insvie.cli.console import console as make_console
 from insvie.errors import MediaError
 
 _COLUMNS = [
@@ -51,7 +51,7 @@ def probe(
     """
     from insvie.media import probe as probe_video
 
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     table = Table(title_justify="left")
     # File names are the point of the table: fold them rather than truncate them on narrow terminals.
     table.add_column("file", overflow="fold")
@@ -73,10 +73,6 @@ def probe(
         else:
             table.add_row(str(path), *(_cell(info, key) for _, key in _COLUMNS))
     if not as_json and table.row_count:
-        out = Console()
-        if not out.is_terminal:
-            # Piped output has no width to respect; keep each row on one line so it greps cleanly.
-            out = Console(width=1000)
-        out.print(table)
+        make_console().print(table)
     if failed:
         raise typer.Exit(code=1)

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from insvie.cli.console import console as make_console
 from insvie.errors import InsvieError
 from insvie.store import Dataset, Funnel, accepted_triplets
 
@@ -32,7 +33,7 @@ def status(
     Counts are read from the dataset's database under each step's config of the last build, so they
     are exact after a crash too; the number of triplets ready for export is shown last.
     """
-    console = Console()
+    console = make_console()
     try:
         with Dataset.open(out, create=False) as ds:
             build_file = ds.root / "build.json"
@@ -42,7 +43,7 @@ def status(
             funnels = [ds.funnel(step["name"], step["config_hash"]) for step in build["steps"]]
             accepted = sum(1 for _ in accepted_triplets(ds, final_stage=build["final_step"]))
     except InsvieError as exc:
-        Console(stderr=True).print(f"[red]error[/red] {exc}")
+        make_console(stderr=True).print(f"[red]error[/red] {exc}")
         raise typer.Exit(code=2) from exc
     if as_json:
         typer.echo(json.dumps({"steps": [asdict(f) for f in funnels], "triplets": accepted}, indent=2))

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from insvie.cli.console import console as make_console
 from insvie.errors import InsvieError
 
 
@@ -51,7 +51,7 @@ def synth(
     from insvie.synth import write_synth_dataset
 
     height, width = _parse_size(size)
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     columns = (TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("synth", total=n)
