@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
@@ -244,3 +246,62 @@ def test_ray_build_makes_the_same_decisions_as_local(built, inputs, tmp_path):
         assert {i.id: i.meta for i in ray_ds.iter_items("triplet")} == {
             i.id: i.meta for i in local_ds.iter_items("triplet")
         }
+
+
+@pytest.fixture
+def ray_cluster(tmp_path: Path):
+    """A Ray head started the way a user starts one (`ray start`), on loopback, stopped afterwards.
+
+    Token authentication is switched off for this throwaway loopback cluster: the driver and the head
+    then need no shared token file.
+    """
+    pytest.importorskip("ray")
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    start = [ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2"]
+    subprocess.run(
+        [*start, "--include-dashboard=false", "--disable-usage-stats"],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    try:
+        yield f"127.0.0.1:{port}", env
+    finally:
+        subprocess.run([ray_bin, "stop", "--force"], env=env, capture_output=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_ray_build_joins_an_existing_cluster(built, inputs, tmp_path, ray_cluster):
+    local, _ = built
+    address, env = ray_cluster
+    out = tmp_path / "joined"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "insvie",
+            "build",
+            str(out),
+            "-c",
+            str(inputs["config"]),
+            "-i",
+            str(inputs["media"]),
+            "--pairs",
+            str(inputs["pairs"]),
+            "--executor",
+            "ray",
+            "--ray-address",
+            address,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert _decisions(out) == _decisions(local)

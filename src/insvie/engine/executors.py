@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
@@ -89,6 +90,10 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, address: str | None = None, *, num_cpus: int | None = None, workers: int = 0) -> None:
+        if (address is None or _is_loopback(address)) and "ray" not in sys.modules:
+            # Ray otherwise swaps a loopback address for the machine's address (and listens on every
+            # interface); on one machine, keep the cluster on 127.0.0.1.
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         try:
             import ray
         except ImportError as exc:
@@ -168,6 +173,11 @@ class RayExecutor:
         self._actors.clear()
         if self._started:
             self._ray.shutdown()
+
+
+def _is_loopback(address: str) -> bool:
+    host = address.removeprefix("ray://").rsplit(":", 1)[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1")
 
 
 class _StageActor:
