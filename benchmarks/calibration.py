@@ -12,6 +12,9 @@ SynthEdit category too, since global looks and local object edits behave differe
 distributions are printed so limits can be tuned; if the defaults miss the issue's targets (recall
 >= 0.9 on motion mismatch, drift and first-frames-only edits with <= 10% of clean edits rejected), a
 joint search over limits cut between this run's clean values suggests new ones (nothing is changed).
+
+Lossy H.264 encoding with several x264 threads is not bit-reproducible, so metrics near a limit can
+move a sample or two between runs of the same seeds.
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ and a build killed with SIGKILL at a random moment finishes, when re-run, as if 
     hash per item) equal OUT's. Timings are shown as ratios to the uninterrupted build's T1.
 
 Whether the triplets' edited videos are bit-identical to OUT's is printed as information only: two
-uninterrupted builds of the same inputs already differ by a few pixel levels in some triplets (the
-edit and propagation steps are not bit-reproducible), so it says nothing about resuming.
+uninterrupted builds of the same inputs already differ in some triplets, because lossy H.264 encoding
+(``insvie.media.write_video``: libx264 with several threads) is not bit-reproducible, so it says
+nothing about resuming.
 
 The exit status is 1 if any correctness check fails (timings never fail the run).
 """

