@@ -10,12 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 from pydantic import Field
 
 from insvie.backends.analysis.motion import motion_stats
 from insvie.backends.analysis.phash import clip_hash, phash
 from insvie.backends.analysis.quality import clip_quality
-from insvie.engine import Outcome, Stage, StageConfig, Task
+from insvie.engine import Outcome, Stage, StageConfig, StageContext, Task
 from insvie.media import read_frames, read_image
 
 
@@ -39,6 +40,15 @@ class ClipGateConfig(GateConfig):
         True
     )
     max_motion: Annotated[float, Field(gt=0, description="Faster clips are mostly blur; dropped.")] = 0.08
+    max_text_ratio: Annotated[
+        float | None,
+        Field(
+            ge=0,
+            le=1,
+            description="Largest share of the frame covered by on-screen text ('ocr' extra; null: off).",
+        ),
+    ] = None
+    text_frames: Annotated[int, Field(ge=1, description="Frames per clip checked for text.")] = 2
 
 
 class ImageGateConfig(GateConfig):
@@ -64,6 +74,13 @@ class ClipGate(Stage):
     config_class = ClipGateConfig
     config: ClipGateConfig
 
+    def setup(self, ctx: StageContext) -> None:
+        self.text = None
+        if self.config.max_text_ratio is not None:
+            from insvie.backends.text import TextCoverage
+
+            self.text = TextCoverage()
+
     def process(self, batch: list[Task]) -> list[Outcome]:
         return [self._gate(task) for task in batch]
 
@@ -85,6 +102,11 @@ class ClipGate(Stage):
             reason = "static"
         if reason is None and motion.amount > cfg.max_motion:
             reason = "too_fast"
+        if self.text is not None:
+            picks = np.linspace(0, len(video) - 1, cfg.text_frames).round().astype(int)
+            output["text_ratio"] = round(max(self.text.ratio(video[i]) for i in picks), 6)
+            if reason is None and output["text_ratio"] > (cfg.max_text_ratio or 0.0):
+                reason = "text"
         return (
             Outcome.done(task.item_id, output)
             if reason is None
