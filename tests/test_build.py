@@ -19,7 +19,7 @@ from insvie.store import Dataset
 
 FAST_CONFIG = """
 split: {clip_frames: 9, max_side: 256, clips_per_shot: 1}
-instruct: {per_item: 1, seed: 3}
+instruct: {per_item: 1, seed: 3, operators: [night, sepia, teal_orange]}
 edit: {strengths: [0.6, 0.8, 1.0]}
 propagate: {flow_size: 160}
 animate: {num_frames: 9, max_side: 256}

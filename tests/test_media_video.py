@@ -443,3 +443,17 @@ def test_empty_selection_and_bad_arguments(horse):
         iter_frames(path, start=5, end=2)
     with pytest.raises(ValueError):
         iter_frames(path, fps=-1)
+
+
+def test_encoding_is_reproducible(tmp_path, shared_media):
+    """The same frames must give the same file: builds on different executors store identical media."""
+    import hashlib
+
+    from insvie.media import read_frames, write_video
+
+    frames = read_frames(shared_media / "car_dirt_road.mp4", end=25)
+    digests = set()
+    for i in range(4):
+        write_video(tmp_path / f"run{i}.mp4", frames, 8)
+        digests.add(hashlib.sha256((tmp_path / f"run{i}.mp4").read_bytes()).hexdigest())
+    assert len(digests) == 1

@@ -69,9 +69,14 @@ def write_video(
                     stream = container.add_stream("libx264rgb" if lossless else "libx264", rate=rate)
                     stream.width, stream.height = rgb.shape[1], rgb.shape[0]
                     stream.pix_fmt = "rgb24" if lossless else "yuv420p"
-                    stream.options = (
-                        {"qp": "0", "preset": preset} if lossless else {"crf": str(crf), "preset": preset}
-                    )
+                    stream.options = {
+                        **({"qp": "0"} if lossless else {"crf": str(crf)}),
+                        "preset": preset,
+                        # x264's macroblock tree made repeated encodes of the same frames differ by up
+                        # to ~40 levels here; without it output is byte-identical run to run, so a
+                        # Ray build and a local build store the same files.
+                        "x264-params": "mbtree=0",
+                    }
                 elif (rgb.shape[1], rgb.shape[0]) != (stream.width, stream.height):
                     raise MediaError(
                         path,

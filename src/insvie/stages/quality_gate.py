@@ -56,6 +56,20 @@ class ImageGateConfig(GateConfig):
     min_height: Annotated[int, Field(ge=1)] = 256
 
 
+def measure_clip(video: np.ndarray) -> dict:
+    """The signals the clip gate decides on, as JSON: quality means, motion amount, clip pHash.
+
+    Split measures clips while their frames are still in memory, so the gate (and any later re-run
+    with other thresholds) decides without decoding them again.
+    """
+    quality = clip_quality(video)
+    return {
+        "quality": {k: round(v, 6) for k, v in quality.items()},
+        "motion": round(motion_stats(video, split=False).amount, 6),
+        "phash": [f"{h:016x}" for h in clip_hash(video)],
+    }
+
+
 def _exposure_reason(q: dict[str, float], cfg: GateConfig) -> str | None:
     if q["mean_luma"] < cfg.min_luma:
         return "too_dark"
@@ -86,23 +100,24 @@ class ClipGate(Stage):
 
     def _gate(self, task: Task) -> Outcome:
         cfg = self.config
-        video = read_frames(Path(str(task.media)))
-        quality = clip_quality(video)
-        motion = motion_stats(video, static_threshold=cfg.static_threshold, split=False)
-        output = {
-            "quality": {k: round(v, 6) for k, v in quality.items()},
-            "motion": round(motion.amount, 6),
-            "motion_label": motion.label,
-            "phash": [f"{h:016x}" for h in clip_hash(video)],
-        }
+        video = None
+        signals = task.meta.get("signals")
+        if signals is None:  # clips not made by split (or made before it measured) are measured here
+            video = read_frames(Path(str(task.media)))
+            signals = measure_clip(video)
+        quality, motion = signals["quality"], signals["motion"]
+        label = "static" if motion < cfg.static_threshold else "dynamic"
+        output = {**signals, "motion_label": label}
         reason = _exposure_reason(quality, cfg)
         if reason is None and quality["min_sharpness"] < cfg.min_sharpness:
             reason = "blurry"
-        if reason is None and motion.label == "static" and not cfg.keep_static:
+        if reason is None and label == "static" and not cfg.keep_static:
             reason = "static"
-        if reason is None and motion.amount > cfg.max_motion:
+        if reason is None and motion > cfg.max_motion:
             reason = "too_fast"
         if self.text is not None:
+            if video is None:
+                video = read_frames(Path(str(task.media)))
             picks = np.linspace(0, len(video) - 1, cfg.text_frames).round().astype(int)
             output["text_ratio"] = round(max(self.text.ratio(video[i]) for i in picks), 6)
             if reason is None and output["text_ratio"] > (cfg.max_text_ratio or 0.0):

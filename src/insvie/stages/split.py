@@ -9,12 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import Field
 
 from insvie.backends.analysis.working import shrink
 from insvie.backends.shots import make_shot_detector
 from insvie.engine import Child, Outcome, Stage, StageConfig, StageContext, Task
 from insvie.media import iter_frames, probe, write_video
+from insvie.stages.quality_gate import measure_clip
 
 _KEEP_FRAMES = 400
 _THUMB_SIDE = 128  # shot detectors look at small frames only
@@ -41,6 +43,10 @@ class SplitConfig(StageConfig):
         float | None, Field(gt=0, description="Cut threshold (content: 27; transnetv2: probability 0.5).")
     ] = None
     crf: Annotated[int, Field(ge=0, le=51, description="H.264 quality of stored clips.")] = 18
+    preset: Annotated[
+        Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"],
+        Field(description="x264 speed preset of stored clips (encoding is the split step's main cost)."),
+    ] = "superfast"
 
 
 def clip_starts(shot: tuple[int, int], length: int, per_shot: int, trim: int) -> list[int]:
@@ -103,7 +109,7 @@ class Split(Stage):
                     else list(iter_frames(path, start=start, end=end, fps=cfg.fps, max_size=cfg.max_side))
                 )
                 file = self.ctx.new_file(".mp4")
-                write_video(file, clip, cfg.fps, crf=cfg.crf)
+                write_video(file, clip, cfg.fps, crf=cfg.crf, preset=cfg.preset)
                 meta = {
                     "source_file": str(path),
                     "source_name": path.stem,
@@ -114,6 +120,7 @@ class Split(Stage):
                     "fps": cfg.fps,
                     "start_time": round(start / cfg.fps, 4),
                     "end_time": round((start + cfg.clip_frames) / cfg.fps, 4),
+                    "signals": measure_clip(np.asarray(clip)),
                 }
                 children.append(Child(f"{task.item_id}.{self.tag}.{start:06d}", "clip", meta, media=file))
         output = {
