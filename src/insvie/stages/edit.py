@@ -8,7 +8,6 @@ the source. Every candidate is written and scored, the rejected ones too.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import cv2
@@ -18,7 +17,7 @@ from pydantic import Field, field_validator
 
 from insvie.backends.procedural import get_operator
 from insvie.engine import Outcome, Stage, StageConfig, StageContext, Task
-from insvie.media import read_frames, read_image
+from insvie.stages.frames import request_frame
 
 _SCORE_SIDE = 256
 
@@ -76,13 +75,6 @@ def score_candidate(source: np.ndarray, candidate: np.ndarray, target_change: fl
     return {"change": round(change, 6), "structure": round(structure, 6), "score": round(score, 6)}
 
 
-def first_frame(task: Task) -> np.ndarray:
-    """The frame to edit: a clip's first frame, or the image itself."""
-    if task.parent_media is not None:
-        return read_frames(task.parent_media, end=1)[0]
-    return read_image(Path(task.meta.get("source_file") or ""))
-
-
 class Edit(Stage):
     name = "edit"
     consumes = "edit"
@@ -98,7 +90,7 @@ class Edit(Stage):
     def _edit(self, task: Task) -> Outcome:
         cfg = self.config
         operator = get_operator(task.meta["operator"])
-        source = first_frame(task)
+        source = request_frame(task)
         seed = task.seed("edit") % (2**31)
         candidates, files = [], {}
         for index, strength in enumerate(cfg.strengths):
