@@ -31,3 +31,12 @@ def shared_media() -> Path:
     if found is None:
         pytest.fail("examples/media is missing its clips; set INSVIE_SHARED_MEDIA to a folder holding them")
     return found
+
+
+@pytest.fixture
+def fake_openai():
+    """A loopback HTTP server speaking OpenAI's chat-completions protocol; set ``.responder`` to script it."""
+    from fakes import FakeOpenAIServer
+
+    with FakeOpenAIServer() as server:
+        yield server

@@ -18,6 +18,7 @@ from pydantic import Field
 from insvie.backends.camera import animate_pair, list_paths, random_path
 from insvie.engine import Child, Outcome, Stage, StageConfig, StageContext, Task
 from insvie.media import read_image, write_video
+from insvie.stages.frames import chosen_edit
 from insvie.stages.propagate import triplet_meta
 
 
@@ -62,9 +63,9 @@ class Animate(Stage):
             source = read_image(Path(task.meta["source_image"]))
             edited = read_image(Path(task.meta["edited_image"]))
         else:
-            edit = task.inputs["image_edit"]
+            frame_path, _ = chosen_edit(task, ("image_judge", "image_edit"))
             source = read_image(Path(task.meta["source_file"]))
-            edited = np.asarray(Image.open(self.ctx.resolve(edit[edit["edited_frame_key"]])).convert("RGB"))
+            edited = np.asarray(Image.open(self.ctx.resolve(frame_path)).convert("RGB"))
         source = _fit(source, self.config.max_side)
         if edited.shape != source.shape:
             edited = cv2.resize(edited, source.shape[1::-1], interpolation=cv2.INTER_AREA)

@@ -22,3 +22,20 @@ def request_frame(task: Task) -> np.ndarray:
     if task.parent_media is not None:
         return read_frames(task.parent_media, end=1)[0]
     return read_image(Path(task.meta.get("source_file") or ""))
+
+
+def chosen_edit(task: Task, steps: tuple[str, ...]) -> tuple[str, dict]:
+    """The stored path of the kept edited frame, and the output of the step that chose it.
+
+    ``steps`` are tried in order (the judge, then the edit step whose own scorer picked when no
+    judge ran), so propagation follows whichever selection the build used.
+    """
+    for step in steps:
+        output = task.inputs.get(step)
+        if not output:
+            continue
+        if "edited_frame" in output:
+            return output["edited_frame"], output
+        if "edited_frame_key" in output:
+            return output[output["edited_frame_key"]], output
+    raise KeyError(f"{task.item_id}: none of the steps {steps} chose an edited frame")

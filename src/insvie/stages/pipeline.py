@@ -1,7 +1,7 @@
 """The InsViE pipeline as engine steps, assembled from a build config.
 
-Videos: split -> clip_filter -> clip_dedup -> instruct -> edit -> propagate -> refilter.
-Images: image_filter -> image_dedup -> image_instruct -> image_edit -> animate -> refilter.
+Videos: split -> clip_filter -> clip_dedup -> instruct -> edit [-> judge] -> propagate -> refilter.
+Images: image_filter -> image_dedup -> image_instruct -> image_edit [-> image_judge] -> animate -> refilter.
 Existing image pairs: animate_pairs -> refilter. Every branch ends in ``triplet`` items that the one
 refilter step judges, so all triplets pass the same checks whatever made them.
 """
@@ -14,6 +14,7 @@ from insvie.stages.config import BuildConfig
 from insvie.stages.dedup import Dedup, DedupConfig
 from insvie.stages.edit import Edit
 from insvie.stages.instruct import Instruct
+from insvie.stages.judge import Judge
 from insvie.stages.propagate import Propagate
 from insvie.stages.quality_gate import ClipGate, ImageGate
 from insvie.stages.refilter import Refilter
@@ -25,6 +26,26 @@ FINAL_STEP = "refilter"
 def build_steps(config: BuildConfig) -> list[Step]:
     """The steps of a build, in the order the runner runs them."""
     image_dedup = DedupConfig(**{**config.dedup.model_dump(), "hash_from": "image_filter"})
+    judged = config.judge.enabled
+    video_edit = [
+        Step(Edit(config.edit), after="instruct"),
+        *([Step(Judge(config.judge), after="edit")] if judged else []),
+        Step(Propagate(config.propagate), after="judge" if judged else "edit"),
+    ]
+    image_edit = [
+        Step(Edit(config.edit, name="image_edit", consumes="image_edit"), after="image_instruct"),
+        *(
+            [
+                Step(
+                    Judge(config.judge, name="image_judge", consumes="image_edit", edit_step="image_edit"),
+                    after="image_edit",
+                )
+            ]
+            if judged
+            else []
+        ),
+        Step(Animate(config.animate), after="image_judge" if judged else "image_edit"),
+    ]
     return [
         Step(Split(config.split)),
         Step(ClipGate(config.clip_filter), after="split"),
@@ -36,10 +57,8 @@ def build_steps(config: BuildConfig) -> list[Step]:
             Instruct(config.instruct, name="image_instruct", consumes="image", makes="image_edit"),
             after="image_dedup",
         ),
-        Step(Edit(config.edit), after="instruct"),
-        Step(Edit(config.edit, name="image_edit", consumes="image_edit"), after="image_instruct"),
-        Step(Propagate(config.propagate), after="edit"),
-        Step(Animate(config.animate), after="image_edit"),
+        *video_edit,
+        *image_edit,
         Step(Animate(config.animate, name="animate_pairs", consumes="pair")),
         Step(Refilter(config.refilter)),
     ]

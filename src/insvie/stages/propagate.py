@@ -17,6 +17,7 @@ from insvie.backends.propagation.flow_warp import FlowWarpConfig, propagate_flow
 from insvie.backends.propagation.framewise import propagate_framewise
 from insvie.engine import Child, Outcome, Stage, StageConfig, StageContext, Task
 from insvie.media import read_frames, write_video
+from insvie.stages.frames import chosen_edit
 
 
 class PropagateConfig(StageConfig):
@@ -55,21 +56,36 @@ class Propagate(Stage):
     def setup(self, ctx: StageContext) -> None:
         self.ctx = ctx
 
+    def __init__(
+        self,
+        config: PropagateConfig | None = None,
+        *,
+        name: str | None = None,
+        consumes: str | None = None,
+        choice_steps: tuple[str, ...] = ("judge", "edit"),
+    ) -> None:
+        super().__init__(config, name=name, consumes=consumes)
+        self.choice_steps = choice_steps
+
+    def describe(self) -> dict:
+        return {**super().describe(), "choice_steps": list(self.choice_steps)}
+
     def process(self, batch: list[Task]) -> list[Outcome]:
         return [self._propagate(task) for task in batch]
 
     def _propagate(self, task: Task) -> Outcome:
         cfg = self.config
-        edit = task.inputs["edit"]
+        frame_path, choice = chosen_edit(task, self.choice_steps)
         assert task.parent_media is not None, f"{task.item_id}: an edit request made from a clip"
         source = read_frames(task.parent_media)
-        output: dict = {"backend": cfg.backend}
+        output: dict = {"backend": cfg.backend, "edited_frame": frame_path}
         if cfg.backend == "framewise":
-            edited = propagate_framewise(
-                source, edit["operator"], edit["strength"], edit["candidates"][0]["seed"]
-            )
+            operator = task.meta.get("operator")
+            if operator is None:
+                raise ValueError(f"{task.item_id}: framewise propagation needs a procedural operator")
+            edited = propagate_framewise(source, operator, choice["strength"], task.seed("edit") % (2**31))
         else:
-            frame = np.asarray(Image.open(self.ctx.resolve(edit[edit["edited_frame_key"]])).convert("RGB"))
+            frame = np.asarray(Image.open(self.ctx.resolve(frame_path)).convert("RGB"))
             result = propagate_flow_warp(
                 source, frame, FlowWarpConfig(flow_size=cfg.flow_size, reanchor_every=cfg.reanchor_every)
             )
@@ -85,7 +101,8 @@ class Propagate(Stage):
             branch="video",
             variant=0,
             span=[task.parent_meta.get("start_time"), task.parent_meta.get("end_time")],
-            strength=edit["strength"],
+            strength=choice.get("strength"),
+            settings=choice.get("settings"),
             propagation=cfg.backend,
         )
         return Outcome.done(

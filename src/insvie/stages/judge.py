@@ -1,0 +1,109 @@
+"""judge: a vision-language model scores every first-frame candidate; the best that clears the bar wins.
+
+InsViE's first filter: GPT-4o grades each candidate against written guidelines and the best one above
+a threshold is kept. Ours scores instruction following, preservation of what was not to change, and
+realism (1-5 each) plus an overall score and a one-sentence rationale, one request per candidate so
+scores do not depend on which other candidates were shown. Every score and rationale is kept, the
+rejected candidates' too, with the judge's model name as the endpoint reported it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+from PIL import Image
+from pydantic import Field
+
+from insvie.engine import Outcome, Resources, Stage, StageConfig, StageContext, Task
+from insvie.stages.chat_model import ChatModelConfig, make_chat
+from insvie.stages.frames import request_frame
+from insvie.stages.prompts import JUDGE_GUIDELINE, JUDGE_SCHEMA
+
+SCORES = ("instruction_following", "preservation", "realism", "overall")
+
+
+class JudgeConfig(StageConfig):
+    enabled: Annotated[
+        bool, Field(description="Judge candidates with a model (else the edit step picks).")
+    ] = False
+    chat: ChatModelConfig = ChatModelConfig()
+    min_instruction_following: Annotated[int, Field(ge=1, le=5)] = 3
+    min_preservation: Annotated[int, Field(ge=1, le=5)] = 3
+    min_realism: Annotated[int, Field(ge=1, le=5)] = 3
+    min_overall: Annotated[int, Field(ge=1, le=5)] = 3
+    max_side: Annotated[int, Field(ge=64, description="Images are sent at most this large.")] = 768
+
+
+def passes(scores: dict, config: JudgeConfig) -> bool:
+    return all(scores[key] >= getattr(config, f"min_{key}") for key in SCORES)
+
+
+class Judge(Stage):
+    name = "judge"
+    consumes = "edit"
+    resources = Resources(cpus=1, actor=True)  # keeps its client (and a local model) between batches
+    config_class = JudgeConfig
+    config: JudgeConfig
+
+    def __init__(
+        self,
+        config: JudgeConfig | None = None,
+        *,
+        name: str | None = None,
+        consumes: str | None = None,
+        edit_step: str = "edit",
+    ) -> None:
+        super().__init__(config, name=name, consumes=consumes)
+        self.edit_step = edit_step
+
+    def describe(self) -> dict:
+        return {**super().describe(), "edit_step": self.edit_step}
+
+    def setup(self, ctx: StageContext) -> None:
+        self.ctx = ctx
+        self.chat = make_chat(self.config.chat, cache_dir=ctx.root / "cache" / "chat")
+
+    def process(self, batch: list[Task]) -> list[Outcome]:
+        return [self._judge(task) for task in batch]
+
+    def _judge(self, task: Task) -> Outcome:
+        from insvie.backends.chat import image_part, text_part
+
+        edit = task.inputs[self.edit_step]
+        source = request_frame(task)
+        prompt = JUDGE_GUIDELINE.format(instruction=task.meta["instruction"])
+        judged = []
+        served_by = None
+        for index, candidate in enumerate(edit["candidates"]):
+            image = np.asarray(Image.open(self.ctx.resolve(edit[candidate["file"]])).convert("RGB"))
+            content = [
+                text_part(prompt),
+                image_part(source, max_side=self.config.max_side),
+                image_part(image, max_side=self.config.max_side),
+            ]
+            reply = self.chat.complete_json(
+                [{"role": "user", "content": content}],
+                JUDGE_SCHEMA,
+                name="edit_judgement",
+                seed=task.seed(f"judge:{index}") % (2**31),
+            )
+            served_by = reply.model
+            judged.append({"candidate": index, **reply.data, "passes": passes(reply.data, self.config)})
+        output = {"judgements": judged, "judge": {**self.chat.describe(), "served_by": served_by}}
+        eligible = [j for j in judged if j["passes"]]
+        if not eligible:
+            return Outcome.rejected(task.item_id, "judge_rejected", output)
+        best = max(
+            eligible, key=lambda j: (*(j[k] for k in ("overall", "instruction_following")), -j["candidate"])
+        )
+        chosen = edit["candidates"][best["candidate"]]
+        output.update(
+            chosen=best["candidate"],
+            edited_frame=edit[chosen["file"]],
+            strength=chosen.get("strength"),
+            settings={
+                k: chosen[k] for k in ("text_guidance", "image_guidance", "steps", "seed") if k in chosen
+            },
+        )
+        return Outcome.done(task.item_id, output)
