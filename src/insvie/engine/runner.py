@@ -16,6 +16,7 @@ from typing import Any
 
 from insvie.engine.executors import Executor
 from insvie.engine.stage import Outcome, Stage, StageContext, Task
+from insvie.engine.work import ready_stage
 from insvie.store import Dataset, Funnel, Item
 
 
@@ -104,7 +105,10 @@ class Runner:
                     if result.item_id not in pending
                 ]
                 finished: Iterable[tuple[list[Task], list[Outcome]]] = [
-                    (tasks, _checked(stage, tasks, lambda: stage.process_all(tasks, kept)))
+                    (
+                        tasks,
+                        _checked(stage, tasks, lambda: ready_stage(stage, self.ctx).process_all(tasks, kept)),
+                    )
                 ]
             else:
                 size = max(1, stage.batch_size)

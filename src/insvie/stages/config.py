@@ -17,6 +17,7 @@ from insvie.stages.animate import AnimateConfig
 from insvie.stages.dedup import DedupConfig
 from insvie.stages.edit import EditConfig
 from insvie.stages.instruct import InstructConfig
+from insvie.stages.instruction_dedup import InstructionDedupConfig
 from insvie.stages.judge import JudgeConfig
 from insvie.stages.propagate import PropagateConfig
 from insvie.stages.quality_gate import ClipGateConfig, ImageGateConfig
@@ -44,6 +45,7 @@ class BuildConfig(_Section):
     image_filter: ImageGateConfig = ImageGateConfig()
     dedup: DedupConfig = DedupConfig()
     instruct: InstructConfig = InstructConfig()
+    instruction_dedup: InstructionDedupConfig = InstructionDedupConfig()
     edit: EditConfig = EditConfig()
     judge: JudgeConfig = JudgeConfig()
     propagate: PropagateConfig = PropagateConfig()

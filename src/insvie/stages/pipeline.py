@@ -14,6 +14,7 @@ from insvie.stages.config import BuildConfig
 from insvie.stages.dedup import Dedup, DedupConfig
 from insvie.stages.edit import Edit
 from insvie.stages.instruct import Instruct
+from insvie.stages.instruction_dedup import InstructionDedup
 from insvie.stages.judge import Judge
 from insvie.stages.propagate import Propagate
 from insvie.stages.quality_gate import ClipGate, ImageGate
@@ -27,13 +28,30 @@ def build_steps(config: BuildConfig) -> list[Step]:
     """The steps of a build, in the order the runner runs them."""
     image_dedup = DedupConfig(**{**config.dedup.model_dump(), "hash_from": "image_filter"})
     judged = config.judge.enabled
+    deduped = config.instruction_dedup.enabled
     video_edit = [
-        Step(Edit(config.edit), after="instruct"),
+        *([Step(InstructionDedup(config.instruction_dedup), after="instruct")] if deduped else []),
+        Step(Edit(config.edit), after="instruction_dedup" if deduped else "instruct"),
         *([Step(Judge(config.judge), after="edit")] if judged else []),
         Step(Propagate(config.propagate), after="judge" if judged else "edit"),
     ]
     image_edit = [
-        Step(Edit(config.edit, name="image_edit", consumes="image_edit"), after="image_instruct"),
+        *(
+            [
+                Step(
+                    InstructionDedup(
+                        config.instruction_dedup, name="image_instruction_dedup", consumes="image_edit"
+                    ),
+                    after="image_instruct",
+                )
+            ]
+            if deduped
+            else []
+        ),
+        Step(
+            Edit(config.edit, name="image_edit", consumes="image_edit"),
+            after="image_instruction_dedup" if deduped else "image_instruct",
+        ),
         *(
             [
                 Step(
