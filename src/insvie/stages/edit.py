@@ -8,24 +8,53 @@ the source. Every candidate is written and scored, the rejected ones too.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import cv2
 import numpy as np
 from PIL import Image
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from insvie.backends.procedural import get_operator
-from insvie.engine import Outcome, Stage, StageConfig, StageContext, Task
+from insvie.engine import Outcome, Resources, Stage, StageConfig, StageContext, Task
 from insvie.stages.frames import request_frame
 
 _SCORE_SIDE = 256
 
 
+class SweepPoint(StageConfig):
+    text_guidance: Annotated[float, Field(ge=0)]
+    image_guidance: Annotated[float | None, Field(ge=0)] = None
+
+
 class EditConfig(StageConfig):
-    backend: Annotated[str, Field(description="Image editor: 'procedural' (no weights).")] = "procedural"
+    backend: Annotated[
+        Literal["procedural", "instruct_pix2pix", "flux_kontext", "qwen_image_edit"],
+        Field(description="Image editor: procedural (no weights) or a diffusers pipeline."),
+    ] = "procedural"
+    model: Annotated[
+        str | None, Field(description="diffusers editors: hub id or local folder of the weights.")
+    ] = None
+    revision: str | None = None
+    dtype: Annotated[str | None, Field(description="float16, bfloat16 or float32 (default: by device).")] = (
+        None
+    )
+    device: Annotated[str, Field(description="auto, cpu or cuda[:N].")] = "auto"
+    cpu_offload: bool = False
+    attention_slicing: bool = False
+    gpus: Annotated[float, Field(ge=0, description="GPUs per editor worker on Ray (0 on CPU machines).")] = (
+        0.0
+    )
+    steps: Annotated[int, Field(ge=1, description="diffusers editors: denoising steps per candidate.")] = 20
+    sweep: Annotated[
+        tuple[SweepPoint, ...] | None,
+        Field(
+            description="diffusers editors: (text, image) guidance per candidate; default six over [3, 8]."
+        ),
+    ] = None
     strengths: Annotated[
-        tuple[float, ...], Field(min_length=1, description="The sweep: one candidate per strength in [0, 1].")
+        tuple[float, ...],
+        Field(min_length=1, description="procedural: one candidate per strength in [0, 1]."),
     ] = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
     target_change: Annotated[
         float, Field(gt=0, description="Mean Lab change (0-1) at which an edit counts as fully visible.")
@@ -35,19 +64,18 @@ class EditConfig(StageConfig):
         float, Field(ge=-1, le=1, description="Least edge-structure correlation with the source.")
     ] = 0.5
 
-    @field_validator("backend")
-    @classmethod
-    def _known_backend(cls, value: str) -> str:
-        if value != "procedural":
-            raise ValueError(f"image editor {value!r} is not available here; use 'procedural'")
-        return value
-
     @field_validator("strengths")
     @classmethod
     def _unit_range(cls, value: tuple[float, ...]) -> tuple[float, ...]:
         if any(not 0.0 <= s <= 1.0 for s in value):
             raise ValueError(f"strengths must lie in [0, 1], got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _model_for_diffusers(self) -> EditConfig:
+        if self.backend != "procedural" and not self.model:
+            raise ValueError(f"the {self.backend} editor needs 'model' (a hub id or a local folder)")
+        return self
 
 
 def _small(image: np.ndarray) -> np.ndarray:
@@ -81,38 +109,98 @@ class Edit(Stage):
     config_class = EditConfig
     config: EditConfig
 
+    def __init__(
+        self, config: EditConfig | None = None, *, name: str | None = None, consumes: str | None = None
+    ) -> None:
+        super().__init__(config, name=name, consumes=consumes)
+        if self.config.backend != "procedural":
+            # A model-backed editor keeps its weights loaded in an actor between batches.
+            self.resources = Resources(cpus=1, gpus=self.config.gpus, memory_gb=8, actor=True)  # type: ignore[misc]
+
     def setup(self, ctx: StageContext) -> None:
         self.ctx = ctx
+        self.editor = None
+        if self.config.backend != "procedural":
+            from insvie.backends.image_edit import make_image_editor
+
+            cfg = self.config
+            self.editor = make_image_editor(
+                cfg.backend,
+                model=cfg.model,
+                revision=cfg.revision,
+                dtype=cfg.dtype,
+                device=cfg.device,
+                cpu_offload=cfg.cpu_offload,
+                attention_slicing=cfg.attention_slicing,
+            )
+            self.editor.load()
 
     def process(self, batch: list[Task]) -> list[Outcome]:
         return [self._edit(task) for task in batch]
 
+    def _candidates(
+        self, task: Task, source: np.ndarray, seed: int
+    ) -> tuple[list[np.ndarray], list[dict], dict]:
+        """The sweep's images, what made each, and the editor's provenance."""
+        cfg = self.config
+        if self.editor is None:
+            from insvie.backends.procedural import match_instruction
+
+            name = task.meta.get("operator") or match_instruction(task.meta["instruction"])
+            if name is None:
+                raise _Unsupported(task.meta["instruction"])
+            operator = get_operator(name)
+            images = [operator.apply(source, strength, seed) for strength in cfg.strengths]
+            made = [{"strength": strength, "seed": seed} for strength in cfg.strengths]
+            return images, made, {"backend": "procedural", "operator": operator.name}
+        from insvie.backends.image_edit import GuidanceSetting, default_sweep
+
+        settings = (
+            [GuidanceSetting(p.text_guidance, p.image_guidance, cfg.steps) for p in cfg.sweep]
+            if cfg.sweep
+            else default_sweep(steps=cfg.steps)
+        )
+        images = self.editor.edit(source, task.meta["instruction"], settings, seed=seed)
+        made = [
+            {
+                "text_guidance": s.text_guidance,
+                "image_guidance": s.image_guidance,
+                "steps": s.steps,
+                "seed": seed,
+            }
+            for s in settings
+        ]
+        return images, made, self.editor.describe()
+
     def _edit(self, task: Task) -> Outcome:
         cfg = self.config
-        operator = get_operator(task.meta["operator"])
         source = request_frame(task)
         seed = task.seed("edit") % (2**31)
+        try:
+            images, made, provenance = self._candidates(task, source, seed)
+        except _Unsupported as exc:
+            return Outcome.rejected(task.item_id, "instruction_not_supported", {"instruction": str(exc)})
         candidates, files = [], {}
-        for index, strength in enumerate(cfg.strengths):
-            image = operator.apply(source, strength, seed)
+        for index, (image, how) in enumerate(zip(images, made, strict=True)):
             key = f"candidate_{index}"
             files[key] = self.ctx.new_file(".png")
             Image.fromarray(image).save(files[key], compress_level=1)
-            scores = score_candidate(source, image, cfg.target_change)
-            candidates.append({"file": key, "strength": strength, "seed": seed, **scores})
+            candidates.append({"file": key, **how, **score_candidate(source, image, cfg.target_change)})
         eligible = [
             c for c in candidates if c["change"] >= cfg.min_change and c["structure"] >= cfg.min_structure
         ]
-        output = {
-            "backend": "procedural",
-            "operator": operator.name,
-            "candidates": candidates,
-            "scorer": "change-structure",
-        }
+        output = {**provenance, "candidates": candidates, "scorer": "change-structure"}
         if not eligible:
             return Outcome.rejected(task.item_id, "no_good_candidate", output, files=files)
-        best = max(eligible, key=lambda c: (c["score"], -c["strength"]))
+        best = max(eligible, key=lambda c: (c["score"], -candidates.index(c)))
         output["chosen"] = candidates.index(best)
-        output["strength"] = best["strength"]
+        output["strength"] = best.get("strength")
+        output["settings"] = {
+            k: best[k] for k in ("text_guidance", "image_guidance", "steps", "seed") if k in best
+        }
         output["edited_frame_key"] = best["file"]
         return Outcome.done(task.item_id, output, files=files)
+
+
+class _Unsupported(Exception):
+    """The procedural editor cannot carry out a free-text instruction."""
