@@ -127,3 +127,20 @@ def test_split_cuts_clips_with_either_shot_detector(tmp_path: Path, shared_media
         info = probe(child.media)
         assert info.num_frames == 9 and max(info.width, info.height) == 128
         assert child.meta["end_time"] - child.meta["start_time"] == pytest.approx(9 / 8)
+
+
+def test_paper_config_assembles_the_full_recipe():
+    from insvie.stages.pipeline import build_steps
+
+    config = load_config(REPO / "configs" / "paper.yaml")
+    names = [step.name for step in build_steps(config)]
+    for step in ("instruction_dedup", "edit", "judge", "propagate", "image_judge", "animate", "refilter"):
+        assert step in names
+    assert names.index("judge") < names.index("propagate")
+    assert config.edit.backend == "instruct_pix2pix" and len(config.edit.sweep) == 6
+    assert [p.text_guidance for p in config.edit.sweep] == [3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+
+
+def test_diffusers_editor_needs_a_model():
+    with pytest.raises(ConfigError, match="needs 'model'"):
+        parse_config({"edit": {"backend": "flux_kontext"}})
