@@ -77,6 +77,12 @@ def _default_responder(_request: dict[str, Any]) -> FakeReply:
     return FakeReply(status=500, error_message="fake server: no responder set")
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # a handler sleeping out a scripted delay must not hold up exit
+    request_queue_size = 128  # the default backlog of 5 drops concurrent connects (1 s SYN retry)
+
+
 class FakeOpenAIServer:
     """``POST /v1/chat/completions`` and ``GET /v1/models`` on 127.0.0.1 at a free port."""
 
@@ -94,11 +100,11 @@ class FakeOpenAIServer:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> FakeOpenAIServer:
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        httpd.daemon_threads = True
-        httpd.block_on_close = False  # a handler sleeping out a scripted delay must not hold up exit
+        httpd = _Server(("127.0.0.1", 0), _handler_for(self))
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="fake-openai", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-openai", daemon=True
+        )
         self._thread.start()
         return self
 
