@@ -1,0 +1,171 @@
+"""The model-backed recipe end to end: LLM instructions and a VLM judge over a real (fake) endpoint.
+
+The OpenAI-compatible server is a real HTTP server on loopback (tests/fakes) that answers like a
+model would: a caption, one edit per requested category, and judge scores. The build must send
+structured-output requests, validate replies, keep every score, choose by the scores, and never
+write the API key anywhere in the dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fakes.openai_server import FakeOpenAIServer
+
+from insvie.store import Dataset
+
+SECRET = "sk-test-0123456789abcdef-must-not-leak"
+LOOKS = {
+    "style": "Turn it into a pop art poster",
+    "colour_attribute": "Give it a sepia look",
+    "weather_season_time": "Make it look like a winter day",
+}
+
+
+def _edit(category: str) -> dict:
+    words = "keep the subject, its pose, the camera framing and the layout of the scene exactly as they are"
+    return {
+        "category": category,
+        "instruction": LOOKS[category],
+        "long_instruction": f"{LOOKS[category]} across the whole frame while you {words} in every frame.",
+        "target_caption": f"the same scene, {category.replace('_', ' ')} changed",
+    }
+
+
+def respond(request: dict) -> dict:
+    name = request["response_format"]["json_schema"]["name"]
+    if name == "caption":
+        return {
+            "caption": "A rider gallops a horse across a plain white background.",
+            "objects": ["horse", "rider"],
+        }
+    if name == "edit_proposals":
+        prompt = request["messages"][0]["content"][0]["text"]
+        wanted = re.findall(r"^\d+\. (\w+):", prompt, flags=re.MULTILINE)
+        return {"edits": [_edit(category) for category in wanted]}
+    # judge: scores that depend on the candidate image, so different candidates score differently
+    image_url = request["messages"][0]["content"][2]["image_url"]["url"]
+    value = int(hashlib.sha256(image_url.encode()).hexdigest(), 16)
+    overall = 2 + value % 4
+    return {
+        "instruction_following": 3 + value % 3,
+        "preservation": 4,
+        "realism": 4,
+        "overall": overall,
+        "rationale": f"scored {overall} for the test",
+    }
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, shared_media: Path):
+    root = tmp_path_factory.mktemp("models")
+    media = root / "media"
+    media.mkdir()
+    shutil.copy(shared_media / "horse_gallop.mp4", media)
+    shutil.copy(shared_media / "camping.png", media)
+    with FakeOpenAIServer(respond) as server:
+        chat = {"backend": "openai", "model": "fake-gpt", "base_url": server.base_url, "max_retries": 1}
+        config = {
+            "split": {"clip_frames": 9, "max_side": 256, "clips_per_shot": 1},
+            "instruct": {
+                "source": "llm",
+                "per_item": 2,
+                "categories": {k: 1 for k in LOOKS},
+                "chat": chat,
+            },
+            "edit": {"strengths": [0.6, 0.8, 1.0]},
+            "judge": {"enabled": True, "chat": chat, "min_overall": 3},
+            "propagate": {"flow_size": 160},
+            "animate": {"num_frames": 9, "max_side": 256},
+        }
+        (root / "config.yaml").write_text(json.dumps(config))
+        out = root / "ds"
+        env = {"OPENAI_API_KEY": SECRET, "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "insvie",
+                "build",
+                str(out),
+                "-c",
+                str(root / "config.yaml"),
+                "-i",
+                str(media),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+        )
+        requests = list(server.chat_requests)
+    return out, result, requests
+
+
+def test_requests_use_structured_output_and_the_key(built):
+    _, result, requests = built
+    assert result.returncode == 0, result.stderr
+    names = {r.json["response_format"]["json_schema"]["name"] for r in requests}
+    assert names == {"caption", "edit_proposals", "edit_judgement"}
+    for request in requests:
+        assert request.headers["authorization"] == f"Bearer {SECRET}"
+        assert request.json["model"] == "fake-gpt"
+        assert request.json["response_format"]["json_schema"]["strict"] is True
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_instructions_come_from_the_llm_with_the_configured_mix(built):
+    out, _, _ = built
+    with Dataset.open(out, create=False) as ds:
+        edits = list(ds.iter_items("edit")) + list(ds.iter_items("image_edit"))
+        assert edits
+        for item in edits:
+            assert item.meta["instruction_source"] == "llm"
+            assert item.meta["category"] in LOOKS
+            assert item.meta["instruction"] == LOOKS[item.meta["category"]]
+            assert 20 <= len(item.meta["long_instruction"].split()) <= 40
+            assert item.meta["source_caption"].startswith("A rider")
+        outputs = [r.output for r in ds.latest_results() if r.stage in ("instruct", "image_instruct")]
+        assert all(o["model"]["served_by"] and o["model"]["model"] == "fake-gpt" for o in outputs)
+
+
+def test_judge_keeps_every_score_and_picks_the_best(built):
+    out, _, _ = built
+    with Dataset.open(out, create=False) as ds:
+        judged = [r for r in ds.latest_results() if r.stage in ("judge", "image_judge")]
+        assert judged
+        for result in judged:
+            scores = result.output["judgements"]
+            assert len(scores) == 3 and all(s["rationale"] for s in scores)
+            if result.status == "done":
+                passing = [s for s in scores if s["passes"]]
+                best = max(passing, key=lambda s: (s["overall"], s["instruction_following"], -s["candidate"]))
+                assert result.output["chosen"] == best["candidate"]
+            else:
+                assert result.reason == "judge_rejected" and not any(s["passes"] for s in scores)
+        propagated = [r for r in ds.latest_results() if r.stage == "propagate" and r.status == "done"]
+        assert propagated and any(r.status == "done" for r in judged if r.stage == "image_judge")
+        for result in propagated:
+            assert (
+                result.output["edited_frame"]
+                == ds.get_result(
+                    "judge",
+                    result.item_id,
+                    next(r.config_hash for r in judged if r.item_id == result.item_id),
+                ).output["edited_frame"]
+            )
+
+
+def test_the_key_is_written_nowhere(built):
+    out, _, _ = built
+    needle = SECRET.encode()
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert needle not in path.read_bytes(), path
