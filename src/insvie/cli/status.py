@@ -31,7 +31,7 @@ def status(
     """Show what each step of the last build did: items in, kept, rejected by reason, failed.
 
     Counts are read from the dataset's database under each step's config of the last build, so they
-    are exact after a crash too; the number of triplets ready for export is shown last.
+    are exact after a crash too; the triplets ready for export are counted last, by edit category.
     """
     console = make_console()
     try:
@@ -41,12 +41,18 @@ def status(
                 raise InsvieError(f"{out}: no build has finished here yet (no build.json)")
             build = json.loads(build_file.read_text())
             funnels = [ds.funnel(step["name"], step["config_hash"]) for step in build["steps"]]
-            accepted = sum(1 for _ in accepted_triplets(ds, final_stage=build["final_step"]))
+            categories: dict[str, int] = {}
+            for triplet in accepted_triplets(ds, final_stage=build["final_step"]):
+                category = str(triplet.item.meta.get("category", "unknown"))
+                categories[category] = categories.get(category, 0) + 1
+            accepted = sum(categories.values())
     except InsvieError as exc:
         make_console(stderr=True).print(f"[red]error[/red] {exc}")
         raise typer.Exit(code=2) from exc
     if as_json:
-        typer.echo(json.dumps({"steps": [asdict(f) for f in funnels], "triplets": accepted}, indent=2))
+        summary = {"steps": [asdict(f) for f in funnels], "triplets": accepted, "categories": categories}
+        typer.echo(json.dumps(summary, indent=2))
         return
     print_funnels(console, funnels)
-    console.print(f"triplets ready for export: {accepted}")
+    mix = ", ".join(f"{name} {count}" for name, count in sorted(categories.items()))
+    console.print(f"triplets ready for export: {accepted}" + (f" ({mix})" if mix else ""))
