@@ -12,7 +12,7 @@ fi
 # torch comes first and pinned: here 2.13.0 resolves to a local CPU build, while an unpinned torch
 # pulled in by an extra would fetch a multi-GB CUDA build. INSVIE_TORCH overrides the pin.
 case ",$extras," in
-  *,test,*|*,shots,*)
+  *,test,*|*,shots,*|*,embed,*|*,models,*)
     .venv/bin/python -m pip install --quiet --disable-pip-version-check "${INSVIE_TORCH:-torch==2.13.0}" 2>&1 \
       | grep -v -e "is ignored: it is neither a file nor a directory" || true ;;
 esac

@@ -56,4 +56,4 @@ def make_chat(config: ChatModelConfig, *, cache_dir: Path | None = None) -> Any:
         )
     from insvie.backends.vlm import TransformersVLM
 
-    return TransformersVLM(config.model, device=config.device)
+    return TransformersVLM(config.model, device=config.device, max_retries=config.max_retries)

@@ -7,7 +7,12 @@ to its ``max_seq_length``, mean-pool the last hidden states over the attention m
 """
 
 from insvie.backends.text_embed.dedup import CollapseResult, collapse_near_duplicates
-from insvie.backends.text_embed.embedder import DEFAULT_MODEL_NAME, EMBED_EXTRA, SentenceEmbedder, bundled_model_dir
+from insvie.backends.text_embed.embedder import (
+    DEFAULT_MODEL_NAME,
+    EMBED_EXTRA,
+    SentenceEmbedder,
+    bundled_model_dir,
+)
 
 __all__ = [
     "DEFAULT_MODEL_NAME",

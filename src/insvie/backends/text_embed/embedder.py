@@ -41,7 +41,7 @@ def bundled_model_dir() -> Path:
 
 
 def _optional_json(source: str, filename: str, revision: str | None) -> dict[str, Any] | None:
-    """A sentence-transformers side file (``sentence_bert_config.json``, pooling config) if the model has one."""
+    """A sentence-transformers side file (``sentence_bert_config.json``, pooling config), if present."""
     local = Path(source)
     if local.is_dir():
         path = local / filename
@@ -59,6 +59,19 @@ def _optional_json(source: str, filename: str, revision: str | None) -> dict[str
     except OSError:
         return None
     return json.loads(Path(found).read_text()) if found else None
+
+
+def _resolve_local(model: str, what: str) -> str:
+    """An existing folder as its path (``~`` expanded); a hub id as is; a missing folder refused.
+
+    A name written as a path must exist, rather than fall through to a confusing hub-id error.
+    """
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return str(path)
+    if model.startswith(("/", "./", "../", "~", "\\")) or path.is_absolute():
+        raise ConfigError(f"{what} {model}: no such model folder")
+    return model
 
 
 class SentenceEmbedder:
@@ -91,8 +104,8 @@ class SentenceEmbedder:
             self.name = DEFAULT_MODEL_NAME
             self.bundled = True
         else:
-            source = str(model)
             self.name = str(model)
+            source = _resolve_local(self.name, "sentence embedder")
             self.bundled = False
         self.source = source
         self.device = device

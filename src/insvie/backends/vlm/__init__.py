@@ -7,7 +7,7 @@ checkpoint for tests and smoke builds without downloads.
 """
 
 from insvie.backends.vlm.jsonreply import extract_json_object, parse_json_reply, validate_json
-from insvie.backends.vlm.tiny import build_tiny_vlm
+from insvie.backends.vlm.tiny import build_tiny_lm, build_tiny_vlm
 from insvie.backends.vlm.transformers_vlm import CAPTION_PROMPT, VLM_EXTRA, Generation, TransformersVLM
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "VLM_EXTRA",
     "Generation",
     "TransformersVLM",
+    "build_tiny_lm",
     "build_tiny_vlm",
     "extract_json_object",
     "parse_json_reply",

@@ -2,8 +2,9 @@
 
 Local generation has no server-side structured-output mode, so the model is asked for JSON in the
 prompt and its text is searched: the first ``{...}`` that parses as a JSON object wins, whatever
-surrounds it (Markdown fences, a preamble, a trailing remark). Nothing is repaired or guessed: text
-without a parsable object is ``invalid_json``, an object the schema rejects is ``schema_mismatch``.
+surrounds it (Markdown fences, a preamble, a trailing remark). Nothing is repaired or guessed. The
+reasons match the chat client's: ``truncated`` (generation stopped at the token limit before a JSON
+object was complete), ``invalid_json`` (no JSON object in the text), ``schema_mismatch``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from insvie.backends.chat.errors import ChatError
+from jsonschema.exceptions import best_match
+
+from insvie.backends.chat import ChatError
+from insvie.backends.chat.structured import make_validator
 
 _SNIPPET = 200  # characters of model output quoted in an error
 
@@ -22,8 +26,11 @@ def snippet(text: str, limit: int = _SNIPPET) -> str:
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
 
 
-def extract_json_object(text: str) -> dict[str, Any]:
-    """The first JSON object in ``text``; ``ChatError("invalid_json")`` if there is none."""
+def extract_json_object(text: str, *, truncated: bool = False) -> dict[str, Any]:
+    """The first JSON object in ``text``; a retryable ``ChatError`` if there is none.
+
+    ``truncated`` says generation hit its token limit, which makes a missing object ``truncated``.
+    """
     decoder = json.JSONDecoder()
     start = text.find("{")
     while start != -1:
@@ -35,28 +42,29 @@ def extract_json_object(text: str) -> dict[str, Any]:
             if isinstance(value, dict):
                 return value
         start = text.find("{", start + 1)
-    raise ChatError("invalid_json", f"no JSON object in the model output: {snippet(text)!r}")
+    if truncated:
+        raise ChatError(
+            "truncated",
+            f"generation hit the token limit before a JSON object ended: {snippet(text)!r}",
+            retryable=True,
+        )
+    raise ChatError("invalid_json", f"no JSON object in the model output: {snippet(text)!r}", retryable=True)
 
 
-def validate_json(data: dict[str, Any], schema: dict[str, Any]) -> None:
-    """``ChatError("schema_mismatch")`` naming the first violation, if ``data`` breaks ``schema``."""
-    import jsonschema
+def validate_json(data: dict[str, Any], schema: dict[str, Any] | Any) -> None:
+    """``ChatError("schema_mismatch")`` naming the most relevant violation, if ``data`` breaks ``schema``.
 
-    validator_class = jsonschema.validators.validator_for(schema)
-    try:
-        validator_class.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise ValueError(f"not a valid JSON schema: {exc.message}") from exc
-    errors = sorted(validator_class(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        first = errors[0]
-        where = "/".join(str(part) for part in first.absolute_path) or "(root)"
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ChatError("schema_mismatch", f"at {where}: {first.message}{more}")
+    ``schema`` is a JSON schema or a validator made from one; an invalid schema is a ``ValueError``.
+    """
+    validator = make_validator(schema) if isinstance(schema, dict) else schema
+    error = best_match(validator.iter_errors(data))
+    if error is not None:
+        where = error.json_path if error.path else "the top level"
+        raise ChatError("schema_mismatch", f"at {where}: {error.message}", retryable=True)
 
 
-def parse_json_reply(text: str, schema: dict[str, Any]) -> dict[str, Any]:
+def parse_json_reply(text: str, schema: dict[str, Any] | Any, *, truncated: bool = False) -> dict[str, Any]:
     """Extract the first JSON object of ``text`` and validate it against ``schema``."""
-    data = extract_json_object(text)
+    data = extract_json_object(text, truncated=truncated)
     validate_json(data, schema)
     return data

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from insvie.backends.chat.errors import ChatError
+from insvie.backends.chat import ChatError
 
 _ROLES = {"system", "user", "assistant"}
 
@@ -67,7 +67,9 @@ def to_conversation(messages: Sequence[dict[str, Any]]) -> tuple[list[dict[str, 
     for number, message in enumerate(messages):
         role = message.get("role") if isinstance(message, dict) else None
         if role not in _ROLES:
-            raise ChatError("bad_request", f"message {number}: role must be one of {sorted(_ROLES)}, got {role!r}")
+            raise ChatError(
+                "bad_request", f"message {number}: role must be one of {sorted(_ROLES)}, got {role!r}"
+            )
         content = message.get("content")
         parts: list[dict[str, Any]] = []
         if isinstance(content, str):

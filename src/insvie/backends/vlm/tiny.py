@@ -32,21 +32,10 @@ _CORPUS = [
 _SPECIALS = ["<pad>", "<s>", "</s>", "<unk>", "<image>"]
 
 
-def build_tiny_vlm(dest: str | Path, *, image_size: int = 32, patch_size: int = 8, seed: int = 0) -> Path:
-    """Write the tiny checkpoint (model, processor, tokenizer, chat template) into ``dest``."""
-    import torch
+def _tokenizer():
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import (
-        CLIPVisionConfig,
-        LlamaConfig,
-        LlavaConfig,
-        LlavaForConditionalGeneration,
-        LlavaProcessor,
-        PreTrainedTokenizerFast,
-    )
-    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+    from transformers import PreTrainedTokenizerFast
 
-    dest = Path(dest)
     bpe = Tokenizer(models.BPE(unk_token="<unk>"))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
@@ -57,7 +46,7 @@ def build_tiny_vlm(dest: str | Path, *, image_size: int = 32, patch_size: int = 
         show_progress=False,
     )
     bpe.train_from_iterator(_CORPUS, trainer)
-    tokenizer = PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(
         tokenizer_object=bpe,
         bos_token="<s>",
         eos_token="</s>",
@@ -65,6 +54,40 @@ def build_tiny_vlm(dest: str | Path, *, image_size: int = 32, patch_size: int = 
         unk_token="<unk>",
         extra_special_tokens={"image_token": "<image>"},
     )
+
+
+def _llama_config(tokenizer):
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+
+
+def _save(model, saveable, dest: Path) -> Path:
+    model.generation_config.pad_token_id = model.config.get_text_config().pad_token_id
+    dest.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(dest)
+    saveable.save_pretrained(dest)
+    return dest
+
+
+def build_tiny_vlm(dest: str | Path, *, image_size: int = 32, patch_size: int = 8, seed: int = 0) -> Path:
+    """Write the tiny checkpoint (model, processor, tokenizer, chat template) into ``dest``."""
+    import torch
+    from transformers import CLIPVisionConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    tokenizer = _tokenizer()
     image_processor = CLIPImageProcessorPil(
         size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
     )
@@ -85,21 +108,9 @@ def build_tiny_vlm(dest: str | Path, *, image_size: int = 32, patch_size: int = 
         patch_size=patch_size,
         projection_dim=32,
     )
-    text = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
     config = LlavaConfig(
         vision_config=vision,
-        text_config=text,
+        text_config=_llama_config(tokenizer),
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         vision_feature_select_strategy="full",
         vision_feature_layer=-1,
@@ -107,8 +118,17 @@ def build_tiny_vlm(dest: str | Path, *, image_size: int = 32, patch_size: int = 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = LlavaForConditionalGeneration(config).eval()
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    dest.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(dest)
-    processor.save_pretrained(dest)
-    return dest
+    return _save(model, processor, Path(dest))
+
+
+def build_tiny_lm(dest: str | Path, *, seed: int = 0) -> Path:
+    """Write a tiny random text-only Llama with the same tokenizer and chat template into ``dest``."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    tokenizer = _tokenizer()
+    tokenizer.chat_template = CHAT_TEMPLATE
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(_llama_config(tokenizer)).eval()
+    return _save(model, tokenizer, Path(dest))

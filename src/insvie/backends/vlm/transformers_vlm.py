@@ -5,10 +5,11 @@ Qwen2.5-VL, Idefics3, Gemma 3, ...) by hub id or folder; a plain causal language
 and then takes text-only messages. The processor's chat template builds the prompt.
 
 Structured output: a local model has no server-side JSON mode, so the schema goes into the prompt
-and the reply text is searched for its first JSON object, which must validate. The first attempt
-decodes greedily; a retry would repeat it token for token, so retries sample (temperature
-``retry_temperature``) from a generator seeded by ``seed`` and the attempt number: the whole call is
-reproducible for a given seed. Every attempt's tokens count in ``usage``.
+and the reply text is searched for its first JSON object, which must validate. Decoding is greedy,
+under a seeded generator (``seed``), so a call is reproducible. A bad reply is retried as the chat
+client does: the reply and a turn saying what was wrong are added to the conversation, so the retry
+sees a different prompt; ``retry_temperature`` makes retries sample as well. Every attempt's tokens
+count in ``usage``.
 """
 
 from __future__ import annotations
@@ -22,16 +23,20 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from insvie.backends.chat.errors import ChatError
-from insvie.backends.chat.reply import ChatReply, add_usage
-from insvie.backends.vlm.jsonreply import parse_json_reply, snippet
+from insvie.backends.chat import ChatError, ChatReply
+from insvie.backends.chat.reply import add_usage
+from insvie.backends.chat.structured import make_validator, response_format
+from insvie.backends.vlm.jsonreply import parse_json_reply
 from insvie.backends.vlm.messages import append_text, as_pil, flatten_text, to_conversation
 from insvie.errors import ConfigError
 
 VLM_EXTRA = "vlm"  # the pyproject extra that brings torch and transformers
-CAPTION_PROMPT = "Describe this image in one detailed sentence: the main subjects, the setting, colours and lighting."
-SCHEMA_PROMPT = (
-    "Answer with a single JSON object ({name}) that conforms to this JSON Schema, and nothing else:\n{schema}"
+CAPTION_PROMPT = (
+    "Describe this image in one detailed sentence: the main subjects, the setting, colours and lighting."
+)
+SCHEMA_PROMPT = (  # a part of its own; templates join parts without a break, hence the newlines
+    "\n\nAnswer with a single JSON object ({name}) that conforms to this JSON Schema,"
+    " and nothing else:\n{schema}"
 )
 _DTYPES = {"float32": "float32", "fp32": "float32", "float16": "float16", "fp16": "float16",
            "bfloat16": "bfloat16", "bf16": "bfloat16"}  # fmt: skip
@@ -79,6 +84,39 @@ def _pick_dtype(torch: Any, dtype: Any, device: str) -> Any:
     return getattr(torch, name)
 
 
+def _feedback(previous: str, error: ChatError) -> list[dict[str, Any]]:
+    """The bad reply and a user turn saying what was wrong (the chat client's wording)."""
+    if error.reason == "truncated":
+        problem = "Your reply was cut off before the JSON ended. Reply with a shorter JSON object."
+    else:
+        problem = f"Your reply was not valid ({error.reason}: {error.detail})."
+    return [
+        {"role": "assistant", "content": [{"type": "text", "text": previous}]},
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "text",
+                    "text": f"{problem} Reply again with only a JSON object that matches the schema.",
+                }
+            ],
+        },
+    ]
+
+
+def _resolve_local(model: str, what: str) -> str:
+    """An existing folder as its path (``~`` expanded); a hub id as is; a missing folder refused.
+
+    A name written as a path must exist, rather than fall through to a confusing hub-id error.
+    """
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return str(path)
+    if model.startswith(("/", "./", "../", "~", "\\")) or path.is_absolute():
+        raise ConfigError(f"{what} {model}: no such model folder")
+    return model
+
+
 class TransformersVLM:
     """A local VLM (or text-only LM) answering OpenAI-style messages with schema-checked JSON."""
 
@@ -89,8 +127,8 @@ class TransformersVLM:
         device: str = "auto",
         dtype: Any = "auto",
         max_new_tokens: int = 256,
-        max_attempts: int = 3,
-        retry_temperature: float = 0.7,
+        max_retries: int = 2,
+        retry_temperature: float | None = None,
         revision: str | None = None,
         trust_remote_code: bool = False,
         schema_in_prompt: bool = True,
@@ -102,21 +140,22 @@ class TransformersVLM:
             raise ConfigError(f"the local VLM backend needs: pip install 'insvie[{VLM_EXTRA}]'") from exc
         if max_new_tokens < 1:
             raise ConfigError(f"VLM max_new_tokens must be >= 1, got {max_new_tokens}")
-        if max_attempts < 1:
-            raise ConfigError(f"VLM max_attempts must be >= 1, got {max_attempts}")
-        if retry_temperature <= 0:
+        if max_retries < 0:
+            raise ConfigError(f"VLM max_retries must be >= 0, got {max_retries}")
+        if retry_temperature is not None and retry_temperature <= 0:
             raise ConfigError(f"VLM retry_temperature must be > 0, got {retry_temperature}")
         self._torch = torch
         self.name = str(model)
+        self.source = _resolve_local(self.name, "VLM")
         self.device = _pick_device(torch, device)
         self.dtype = _pick_dtype(torch, dtype, self.device)
         self.max_new_tokens = max_new_tokens
-        self.max_attempts = max_attempts
+        self.max_retries = max_retries
         self.retry_temperature = retry_temperature
         self.schema_in_prompt = schema_in_prompt
         options = {"revision": revision, "trust_remote_code": trust_remote_code}
         try:
-            self.processor = transformers.AutoProcessor.from_pretrained(self.name, **options)
+            self.processor = transformers.AutoProcessor.from_pretrained(self.source, **options)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"VLM {self.name}: cannot load its processor: {exc}") from exc
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
@@ -130,20 +169,23 @@ class TransformersVLM:
         self._eos = self._eos_ids()
 
     def _load_model(self, transformers: Any, options: dict[str, Any]) -> Any:
-        loaders = [transformers.AutoModelForImageTextToText]
-        if hasattr(transformers, "AutoModelForVision2Seq"):  # gone in transformers 5
-            loaders.append(transformers.AutoModelForVision2Seq)
-        if self.text_only:
-            loaders = [transformers.AutoModelForCausalLM]
+        loaders = []
+        if not self.text_only:
+            loaders.append(transformers.AutoModelForImageTextToText)
+            if hasattr(transformers, "AutoModelForVision2Seq"):  # gone in transformers 5
+                loaders.append(transformers.AutoModelForVision2Seq)
+        loaders.append(transformers.AutoModelForCausalLM)  # text-only, and VLMs registered as causal LMs
         problems = []
         for loader in loaders:
             try:
-                return loader.from_pretrained(self.name, dtype=self.dtype, **options)
+                return loader.from_pretrained(self.source, dtype=self.dtype, **options)
             except ValueError as exc:  # "Unrecognized configuration class ... for this kind of AutoModel"
                 problems.append(f"{loader.__name__}: {exc}")
             except OSError as exc:
                 raise ConfigError(f"VLM {self.name}: cannot load the model: {exc}") from exc
-        raise ConfigError(f"VLM {self.name}: no image-text-to-text model class fits it: {'; '.join(problems)}")
+        raise ConfigError(
+            f"VLM {self.name}: no image-text-to-text or causal LM class fits it: {'; '.join(problems)}"
+        )
 
     def _eos_ids(self) -> set[int]:
         ids = self.model.generation_config.eos_token_id
@@ -189,14 +231,19 @@ class TransformersVLM:
             options.update(do_sample=True, temperature=temperature, top_p=1.0, top_k=0)
         if self.tokenizer.pad_token_id is None and self._eos:
             options["pad_token_id"] = min(self._eos)
-        devices = [torch.device(self.device)] if self.device.startswith("cuda") else []
+        devices = []
+        if self.device.startswith("cuda"):
+            index = torch.device(self.device).index
+            devices = [torch.cuda.current_device() if index is None else index]
         with torch.random.fork_rng(devices=devices), torch.inference_mode():
             torch.manual_seed(0 if seed is None else seed)
             output = self.model.generate(**inputs, **options)
         new = output[0, prompt_length:].tolist()
         finished = bool(new) and new[-1] in self._eos
         text = self.tokenizer.decode(new, skip_special_tokens=True)
-        return Generation(text=text, prompt_tokens=prompt_length, completion_tokens=len(new), truncated=not finished)
+        return Generation(
+            text=text, prompt_tokens=prompt_length, completion_tokens=len(new), truncated=not finished
+        )
 
     # -- the chat client's interface ----------------------------------------------------------
 
@@ -208,11 +255,15 @@ class TransformersVLM:
         name: str,
         seed: int | None = None,
     ) -> ChatReply:
-        """Ask for a JSON object conforming to ``schema``; retry up to ``max_attempts`` times.
+        """Ask for a JSON object conforming to ``schema``, as ``ChatClient.complete_json`` does.
 
-        Raises ``ChatError``: ``invalid_json`` or ``schema_mismatch`` (the last attempt's fault) once
-        the attempts are spent, ``bad_request`` for messages this backend cannot take.
+        A reply that is not such an object is answered with a turn saying what was wrong, up to
+        ``max_retries`` times. Raises ``ChatError``: ``truncated``, ``invalid_json`` or
+        ``schema_mismatch`` (the last attempt's fault) once the retries are spent, ``bad_request``
+        for messages this backend cannot take; ``ValueError`` for an invalid schema or name.
         """
+        response_format(schema, name)  # the client's rule for schema names, so configs stay portable
+        validator = make_validator(schema)
         conversation, images = to_conversation(messages)
         if images and self.text_only:
             raise ChatError("bad_request", f"{self.name} is a text-only model and got {images} image(s)")
@@ -221,28 +272,24 @@ class TransformersVLM:
             conversation = append_text(conversation, hint)
         usage: dict[str, Any] = {}
         base_seed = 0 if seed is None else int(seed)
-        failure: ChatError | None = None
-        for attempt in range(1, self.max_attempts + 1):
-            temperature = None if attempt == 1 else self.retry_temperature
+        attempts = self.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            temperature = self.retry_temperature if attempt > 1 else None
             generation = self.generate(conversation, temperature=temperature, seed=base_seed + attempt - 1)
             usage = add_usage(usage, generation.usage)
             try:
-                data = parse_json_reply(generation.text, schema)
+                data = parse_json_reply(generation.text, validator, truncated=generation.truncated)
             except ChatError as exc:
-                failure = exc
-                if generation.truncated and exc.reason == "invalid_json":
-                    failure = ChatError(exc.reason, f"{exc.detail} (cut off at {self.max_new_tokens} new tokens)")
+                if attempt == attempts:
+                    raise ChatError(
+                        exc.reason, f"{name}: {exc.detail}", attempts=attempt, usage=usage
+                    ) from None
+                conversation = [*conversation, *_feedback(generation.text, exc)]
                 continue
             return ChatReply(
                 data=data, model=self.name, raw=generation.text, usage=usage, attempts=attempt, cached=False
             )
-        assert failure is not None
-        raise ChatError(
-            failure.reason,
-            f"{name}: {failure.detail} after {self.max_attempts} attempt(s)",
-            attempts=self.max_attempts,
-            usage=usage,
-        )
+        raise AssertionError("unreachable")
 
     def caption(
         self,
@@ -255,7 +302,10 @@ class TransformersVLM:
         if self.text_only:
             raise ChatError("bad_request", f"{self.name} is a text-only model and cannot caption images")
         conversation = [
-            {"role": "user", "content": [{"type": "image", "image": as_pil(image)}, {"type": "text", "text": prompt}]}
+            {
+                "role": "user",
+                "content": [{"type": "image", "image": as_pil(image)}, {"type": "text", "text": prompt}],
+            }
         ]
         return self.generate(conversation, max_new_tokens=max_new_tokens).text.strip()
 
@@ -264,15 +314,17 @@ class TransformersVLM:
         return {
             "backend": "transformers-vlm",
             "model": self.name,
+            "path": self.source,
             "revision": self.revision,
             "architecture": type(self.model).__name__,
             "text_only": self.text_only,
             "device": self.device,
             "dtype": str(self.dtype).removeprefix("torch."),
             "max_new_tokens": self.max_new_tokens,
-            "max_attempts": self.max_attempts,
-            "retry_temperature": self.retry_temperature,
-            "decoding": "greedy, then seeded sampling on retries",
+            "max_retries": self.max_retries,
+            "decoding": "greedy"
+            if self.retry_temperature is None
+            else f"greedy, retries sampled at T={self.retry_temperature}",
         }
 
     def __repr__(self) -> str:
