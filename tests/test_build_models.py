@@ -169,3 +169,60 @@ def test_the_key_is_written_nowhere(built):
     for path in out.rglob("*"):
         if path.is_file():
             assert needle not in path.read_bytes(), path
+
+
+def test_budget_stops_the_step_cleanly_and_a_rerun_continues(tmp_path: Path, shared_media: Path):
+    media = tmp_path / "media"
+    media.mkdir()
+    shutil.copy(shared_media / "horse_gallop.mp4", media)
+    out = tmp_path / "ds"
+
+    def build(max_requests: int, server: FakeOpenAIServer) -> subprocess.CompletedProcess:
+        chat = {
+            "model": "fake-gpt",
+            "base_url": server.base_url,
+            "concurrency": 1,
+            "max_requests": max_requests,
+        }
+        config = {
+            "split": {"clip_frames": 9, "max_side": 128, "clips_per_shot": 2},
+            "instruct": {"source": "llm", "per_item": 1, "categories": {"style": 1}, "chat": chat},
+            "propagate": {"flow_size": 96},
+        }
+        (tmp_path / "config.yaml").write_text(json.dumps(config))
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "insvie",
+                "build",
+                str(out),
+                "-c",
+                str(tmp_path / "config.yaml"),
+                "-i",
+                str(media),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+        )
+
+    with FakeOpenAIServer(respond) as server:
+        first = build(2, server)  # one clip's caption + proposals, then the cap
+        assert first.returncode == 0, first.stderr
+        assert "instruct stopped: budget reached: 2 of 2 requests" in first.stderr
+        assert len(server.chat_requests) == 2
+        with Dataset.open(out, create=False) as ds:
+            done = [r for r in ds.latest_results("clip") if r.stage == "instruct"]
+            assert len(done) == 1 and done[0].status == "done"  # the other clip is left pending, not failed
+            assert len(list(ds.iter_items("clip"))) == 2
+            digest = done[0].config_hash
+        second = build(10, server)
+        assert second.returncode == 0, second.stderr
+        assert "stopped" not in second.stderr
+        assert len(server.chat_requests) == 4  # only the pending clip was asked about
+        with Dataset.open(out, create=False) as ds:
+            # a budget is not part of the config hash: the same step resumed, nothing was redone
+            results = ds.results("instruct", digest)
+            assert len(results) == 2 and all(r.attempts == 1 for r in results)

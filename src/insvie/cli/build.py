@@ -135,13 +135,21 @@ def build(
                 "pairs": [str(p) for p in pairs or []],
                 "executor": run.executor,
                 "config": cfg.model_dump(mode="json"),
-                "steps": [{"name": r.name, "config_hash": r.config_hash, "ran": r.pending} for r in reports],
+                "steps": [
+                    {"name": r.name, "config_hash": r.config_hash, "ran": r.pending, "stopped": r.stopped}
+                    for r in reports
+                ],
                 "final_step": FINAL_STEP,
                 "versions": _versions(),
             }
             write_atomically(ds.root / BUILD_FILE, lambda tmp: tmp.write_text(json.dumps(record, indent=2)))
             manifest = export_parquet(ds)
             print_funnels(console, [r.funnel for r in reports])
+            for report in reports:
+                if report.stopped:
+                    console.print(
+                        f"[yellow]{report.name} stopped[/yellow]: {report.stopped}; re-run to continue"
+                    )
             console.print(f"done in {record['seconds']:.1f} s; manifest: {manifest}")
     except InsvieError as exc:
         console.print(f"[red]error[/red] {exc}")

@@ -7,7 +7,16 @@ pending; executors decide where batches run. Nothing here knows what any particu
 from insvie.engine.executors import Executor, LocalExecutor, RayExecutor, make_executor
 from insvie.engine.ingest import IngestReport, ingest
 from insvie.engine.runner import ProgressSink, Runner, Step, StepReport
-from insvie.engine.stage import Child, Outcome, Resources, Stage, StageConfig, StageContext, Task
+from insvie.engine.stage import (
+    Child,
+    Outcome,
+    Resources,
+    Stage,
+    StageConfig,
+    StageContext,
+    StageStopped,
+    Task,
+)
 
 __all__ = [
     "Child",
@@ -22,6 +31,7 @@ __all__ = [
     "Stage",
     "StageConfig",
     "StageContext",
+    "StageStopped",
     "Step",
     "StepReport",
     "Task",

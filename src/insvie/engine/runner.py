@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from insvie.engine.executors import Executor
-from insvie.engine.stage import Outcome, Stage, StageContext, Task
+from insvie.engine.stage import Outcome, Stage, StageContext, StageStopped, Task
 from insvie.engine.work import ready_stage
 from insvie.store import Dataset, Funnel, Item
 
@@ -40,6 +40,7 @@ class StepReport:
     config_hash: str
     pending: int
     funnel: Funnel
+    stopped: str | None = None
 
 
 class ProgressSink:
@@ -94,6 +95,7 @@ class Runner:
         candidates = self._candidates(step)
         pending_ids = self.dataset.pending(stage.name, digest, candidates, max_attempts=self.max_attempts)
         self.progress.start(stage.name, len(pending_ids))
+        stopped = None
         if pending_ids:
             inputs = self._earlier_outputs(step)
             tasks = [self._task(item_id, inputs) for item_id in pending_ids]
@@ -114,11 +116,15 @@ class Runner:
                 size = max(1, stage.batch_size)
                 batches = [tasks[i : i + size] for i in range(0, len(tasks), size)]
                 finished = self.executor.run(stage, self.ctx, batches)
-            for _batch, outcomes in finished:
-                self._record(stage.name, digest, outcomes)
-                self.progress.advance(stage.name, outcomes)
+            try:
+                for _batch, outcomes in finished:
+                    self._record(stage.name, digest, outcomes)
+                    self.progress.advance(stage.name, outcomes)
+            except StageStopped as exc:
+                stopped = str(exc)
         self.progress.finish(stage.name)
-        return StepReport(stage.name, digest, len(pending_ids), self.dataset.funnel(stage.name, digest))
+        funnel = self.dataset.funnel(stage.name, digest)
+        return StepReport(stage.name, digest, len(pending_ids), funnel, stopped)
 
     # -- inputs --------------------------------------------------------------------------------
 

@@ -17,7 +17,17 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from insvie.errors import InsvieError
+
 Scope = Literal["item", "all"]
+
+
+class StageStopped(InsvieError):
+    """Raised by a stage that must not go on (a spending budget is used up).
+
+    The runner records the batches already finished, leaves the rest pending and moves on, so a
+    re-run with a larger budget continues exactly where this one stopped.
+    """
 
 
 @dataclass(frozen=True)
@@ -39,9 +49,33 @@ class Resources:
 
 
 class StageConfig(BaseModel):
-    """Base of every stage's settings: plain data, validated, with unknown keys refused."""
+    """Base of every stage's settings: plain data, validated, with unknown keys refused.
+
+    Fields marked ``Field(json_schema_extra=OPERATIONAL)`` (budgets, concurrency, timeouts) change
+    how a stage runs, not what it decides, so they stay out of the config hash: raising a budget
+    resumes a build instead of redoing it.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def decision_dump(self) -> dict[str, Any]:
+        """The settings that determine results, as JSON data (operational fields left out)."""
+        out = {}
+        for name, field_info in type(self).model_fields.items():
+            extra = field_info.json_schema_extra
+            if isinstance(extra, dict) and extra.get("operational"):
+                continue
+            value = getattr(self, name)
+            if isinstance(value, StageConfig):
+                out[name] = value.decision_dump()
+            elif isinstance(value, tuple) and value and all(isinstance(v, StageConfig) for v in value):
+                out[name] = [v.decision_dump() for v in value]
+            else:
+                out[name] = self.model_dump(mode="json", include={name})[name]
+        return out
+
+
+OPERATIONAL = {"operational": True}
 
 
 @dataclass(frozen=True)
@@ -179,7 +213,7 @@ class Stage(ABC):
             "consumes": self.consumes,
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "version": self.version,
-            "config": self.config.model_dump(mode="json"),
+            "config": self.config.decision_dump(),
         }
 
     def fingerprint(self) -> str:

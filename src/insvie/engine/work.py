@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import traceback
 
-from insvie.engine.stage import Outcome, Stage, StageContext, Task
+from insvie.engine.stage import Outcome, Stage, StageContext, StageStopped, Task
 from insvie.errors import InsvieError, MediaError
 
 # Stages set up in this process, keyed by their description and dataset: setup runs once per worker.
@@ -49,6 +49,8 @@ def run_batch(stage: Stage, ctx: StageContext, batch: list[Task]) -> list[Outcom
         return [Outcome.failed(task.item_id, f"setup of {stage.name} failed: {exc!r}") for task in batch]
     try:
         outcomes = worker.process(batch)
+    except StageStopped:
+        raise
     except Exception as exc:
         if len(batch) == 1:
             return [outcome_for_error(batch[0], exc)]
@@ -56,6 +58,8 @@ def run_batch(stage: Stage, ctx: StageContext, batch: list[Task]) -> list[Outcom
         for task in batch:
             try:
                 outcomes.extend(worker.process([task]))
+            except StageStopped:
+                raise
             except Exception as item_exc:
                 outcomes.append(outcome_for_error(task, item_exc))
     by_id = {outcome.item_id: outcome for outcome in outcomes}

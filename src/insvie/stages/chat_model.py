@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from insvie.engine import StageConfig
+from insvie.engine.stage import OPERATIONAL
 
 
 class ChatModelConfig(StageConfig):
@@ -34,13 +35,50 @@ class ChatModelConfig(StageConfig):
         "OPENAI_BASE_URL"
     )
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
-    max_retries: Annotated[int, Field(ge=0, le=10)] = 3
-    timeout: Annotated[float, Field(gt=0, description="Seconds per request.")] = 120.0
+    max_retries: Annotated[int, Field(ge=0, le=10, json_schema_extra=OPERATIONAL)] = 3
+    timeout: Annotated[
+        float, Field(gt=0, description="Seconds per request.", json_schema_extra=OPERATIONAL)
+    ] = 120.0
     device: Annotated[str, Field(description="transformers: 'auto', 'cpu' or 'cuda'.")] = "auto"
+    concurrency: Annotated[
+        int, Field(ge=1, le=64, description="Requests in flight per worker.", json_schema_extra=OPERATIONAL)
+    ] = 4
+    max_requests: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            description="Budget: requests this step may send (null: no cap).",
+            json_schema_extra=OPERATIONAL,
+        ),
+    ] = None
+    max_tokens: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            description="Budget: API tokens this step may spend (null: no cap).",
+            json_schema_extra=OPERATIONAL,
+        ),
+    ] = None
 
 
-def make_chat(config: ChatModelConfig, *, cache_dir: Path | None = None) -> Any:
-    """A client with ``complete_json(messages, schema, *, name, seed)`` and ``describe()``."""
+def make_chat(config: ChatModelConfig, *, root: Path, step: str) -> Any:
+    """A client with ``complete_json(messages, schema, *, name, seed)`` and ``describe()``.
+
+    Replies are cached under the dataset (a re-run pays nothing twice) and, with a cap configured,
+    every call is charged to the step's ledger there.
+    """
+    client = _client(config, cache_dir=root / "cache" / "chat")
+    if config.max_requests is None and config.max_tokens is None:
+        return client
+    from insvie.stages.budget import BudgetedChat, UsageBudget
+
+    ledger = root / "cache" / "budget" / f"{step}.json"
+    return BudgetedChat(
+        client, UsageBudget(ledger, max_requests=config.max_requests, max_tokens=config.max_tokens)
+    )
+
+
+def _client(config: ChatModelConfig, *, cache_dir: Path) -> Any:
     if config.backend == "openai":
         from insvie.backends.chat import ChatClient
 

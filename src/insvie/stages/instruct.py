@@ -9,6 +9,7 @@ item id), not the model, so the configured mix is the mix the dataset gets, on e
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -17,7 +18,8 @@ from pydantic import Field, field_validator, model_validator
 
 from insvie.backends.procedural import CATEGORIES as LOOK_CATEGORIES
 from insvie.backends.procedural import get_operator, list_operators
-from insvie.engine import Child, Outcome, Stage, StageConfig, StageContext, Task
+from insvie.engine import Child, Outcome, Stage, StageConfig, StageContext, StageStopped, Task
+from insvie.engine.work import outcome_for_error
 from insvie.stages.chat_model import ChatModelConfig, make_chat
 from insvie.stages.frames import item_frame
 from insvie.stages.prompts import (
@@ -95,6 +97,9 @@ class Instruct(Stage):
     ) -> None:
         super().__init__(config, name=name, consumes=consumes)
         self.makes = makes
+        if self.config.source == "llm":
+            # Items go to the endpoint concurrently, so a batch holds as many as may be in flight.
+            self.batch_size = self.config.chat.concurrency  # type: ignore[misc]
 
     def describe(self) -> dict:
         return {**super().describe(), "makes": self.makes}
@@ -102,11 +107,22 @@ class Instruct(Stage):
     def setup(self, ctx: StageContext) -> None:
         self.chat = None
         if self.config.source == "llm":
-            self.chat = make_chat(self.config.chat, cache_dir=ctx.root / "cache" / "chat")
+            self.chat = make_chat(self.config.chat, root=ctx.root, step=self.name)
 
     def process(self, batch: list[Task]) -> list[Outcome]:
-        propose = self._from_taxonomy if self.config.source == "taxonomy" else self._from_llm
-        return [propose(task) for task in batch]
+        if self.config.source == "taxonomy":
+            return [self._from_taxonomy(task) for task in batch]
+        with ThreadPoolExecutor(self.config.chat.concurrency) as pool:
+            futures = [pool.submit(self._from_llm, task) for task in batch]
+        outcomes = []
+        for task, future in zip(batch, futures, strict=True):
+            try:
+                outcomes.append(future.result())
+            except StageStopped:
+                raise
+            except Exception as exc:
+                outcomes.append(outcome_for_error(task, exc))
+        return outcomes
 
     def _rng(self, task: Task) -> np.random.Generator:
         return np.random.default_rng(task.seed(f"instruct:{self.config.seed}"))

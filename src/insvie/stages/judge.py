@@ -9,6 +9,7 @@ rejected candidates' too, with the judge's model name as the endpoint reported i
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 import numpy as np
@@ -62,7 +63,7 @@ class Judge(Stage):
 
     def setup(self, ctx: StageContext) -> None:
         self.ctx = ctx
-        self.chat = make_chat(self.config.chat, cache_dir=ctx.root / "cache" / "chat")
+        self.chat = make_chat(self.config.chat, root=ctx.root, step=self.name)
 
     def process(self, batch: list[Task]) -> list[Outcome]:
         return [self._judge(task) for task in batch]
@@ -73,9 +74,10 @@ class Judge(Stage):
         edit = task.inputs[self.edit_step]
         source = request_frame(task)
         prompt = JUDGE_GUIDELINE.format(instruction=task.meta["instruction"])
-        judged = []
-        served_by = None
-        for index, candidate in enumerate(edit["candidates"]):
+        seeds = [task.seed(f"judge:{index}") % (2**31) for index in range(len(edit["candidates"]))]
+
+        def score(index: int) -> tuple[dict, str]:
+            candidate = edit["candidates"][index]
             image = np.asarray(Image.open(self.ctx.resolve(edit[candidate["file"]])).convert("RGB"))
             content = [
                 text_part(prompt),
@@ -83,13 +85,15 @@ class Judge(Stage):
                 image_part(image, max_side=self.config.max_side),
             ]
             reply = self.chat.complete_json(
-                [{"role": "user", "content": content}],
-                JUDGE_SCHEMA,
-                name="edit_judgement",
-                seed=task.seed(f"judge:{index}") % (2**31),
+                [{"role": "user", "content": content}], JUDGE_SCHEMA, name="edit_judgement", seed=seeds[index]
             )
-            served_by = reply.model
-            judged.append({"candidate": index, **reply.data, "passes": passes(reply.data, self.config)})
+            return {"candidate": index, **reply.data, "passes": passes(reply.data, self.config)}, reply.model
+
+        # Candidates are judged independently, so they go out concurrently (bounded per worker).
+        with ThreadPoolExecutor(self.config.chat.concurrency) as pool:
+            results = list(pool.map(score, range(len(edit["candidates"]))))
+        judged = [judgement for judgement, _ in results]
+        served_by = results[-1][1] if results else None
         output = {"judgements": judged, "judge": {**self.chat.describe(), "served_by": served_by}}
         eligible = [j for j in judged if j["passes"]]
         if not eligible:
