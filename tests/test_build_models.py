@@ -114,6 +114,8 @@ def test_requests_use_structured_output_and_the_key(built):
     assert result.returncode == 0, result.stderr
     names = {r.json["response_format"]["json_schema"]["name"] for r in requests}
     assert names == {"caption", "edit_proposals", "edit_judgement"}
+    judged_frames = [r for r in requests if len(r.json["messages"][0]["content"]) == 3]
+    assert judged_frames
     for request in requests:
         assert request.headers["authorization"] == f"Bearer {SECRET}"
         assert request.json["model"] == "fake-gpt"
@@ -226,3 +228,21 @@ def test_budget_stops_the_step_cleanly_and_a_rerun_continues(tmp_path: Path, sha
             # a budget is not part of the config hash: the same step resumed, nothing was redone
             results = ds.results("instruct", digest)
             assert len(results) == 2 and all(r.attempts == 1 for r in results)
+
+
+def test_second_round_judges_sampled_frames_of_the_video(built):
+    out, _, _ = built
+    build = json.loads((out / "build.json").read_text())
+    assert build["final_step"] == "video_judge"
+    with Dataset.open(out, create=False) as ds:
+        rounds = [r for r in ds.latest_results("triplet") if r.stage == "video_judge"]
+        refiltered = [r for r in ds.latest_results("triplet") if r.stage == "refilter" and r.status == "done"]
+        assert len(rounds) == len(refiltered) > 0
+        for result in rounds:
+            frames = [j["frame"] for j in result.output["judgements"]]
+            assert frames == [4, 8]  # the middle and last of 9 frames
+            assert (result.status == "done") == all(j["passes"] for j in result.output["judgements"])
+        from insvie.store import accepted_triplets
+
+        accepted = {t.item.id for t in accepted_triplets(ds, final_stage="video_judge")}
+        assert accepted == {r.item_id for r in rounds if r.status == "done"}

@@ -92,7 +92,7 @@ def build(
     command continues where it stopped and redoes nothing; `insvie status OUT` shows the funnel.
     """
     from insvie.stages.config import load_config
-    from insvie.stages.pipeline import FINAL_STEP, build_steps
+    from insvie.stages.pipeline import build_steps, final_step
 
     console = make_console(stderr=True)
     try:
@@ -139,7 +139,7 @@ def build(
                     {"name": r.name, "config_hash": r.config_hash, "ran": r.pending, "stopped": r.stopped}
                     for r in reports
                 ],
-                "final_step": FINAL_STEP,
+                "final_step": final_step(cfg),
                 "versions": _versions(),
             }
             write_atomically(ds.root / BUILD_FILE, lambda tmp: tmp.write_text(json.dumps(record, indent=2)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -31,14 +32,16 @@ def export(
     try:
         with Dataset.open(out, create=False) as ds:
             target = dest or ds.exports_dir / format
+            build_file = ds.root / "build.json"
+            final = json.loads(build_file.read_text())["final_step"] if build_file.exists() else "refilter"
             if format == "parquet":
                 written = export_parquet(ds, target / "manifest.parquet" if dest is None else dest)
                 console.print(f"wrote {written}")
             elif format == "webdataset":
-                shards = export_webdataset(ds, target, shard_size=shard_size)
+                shards = export_webdataset(ds, target, shard_size=shard_size, final_stage=final)
                 console.print(f"wrote {len(shards)} shard(s) to {target}")
             else:
-                csv_path = export_insvie_csv(ds, target)
+                csv_path = export_insvie_csv(ds, target, final_stage=final)
                 console.print(f"wrote {csv_path} with source/ and edited/ beside it")
     except InsvieError as exc:
         console.print(f"[red]error[/red] {exc}")

@@ -34,6 +34,10 @@ class JudgeConfig(StageConfig):
     min_realism: Annotated[int, Field(ge=1, le=5)] = 3
     min_overall: Annotated[int, Field(ge=1, le=5)] = 3
     max_side: Annotated[int, Field(ge=64, description="Images are sent at most this large.")] = 768
+    video_positions: Annotated[
+        tuple[float, ...],
+        Field(description="Second round: frames judged, as fractions of the propagated clip (empty: off)."),
+    ] = (0.5, 1.0)
 
 
 def passes(scores: dict, config: JudgeConfig) -> bool:
@@ -111,3 +115,57 @@ class Judge(Stage):
             },
         )
         return Outcome.done(task.item_id, output)
+
+
+class VideoJudge(Stage):
+    """The second filtering round: the same judge on sampled frames of the propagated video.
+
+    Propagation can drift, wash out or break the edit later in the clip; the frame-one judgement
+    cannot see that. Each sampled (source frame, edited frame) pair is scored with the same guideline
+    and thresholds, and the triplet passes only if every sampled frame does.
+    """
+
+    name = "video_judge"
+    consumes = "triplet"
+    resources = Resources(cpus=1, actor=True)
+    config_class = JudgeConfig
+    config: JudgeConfig
+
+    def setup(self, ctx: StageContext) -> None:
+        self.ctx = ctx
+        self.chat = make_chat(self.config.chat, root=ctx.root, step=self.name)
+
+    def process(self, batch: list[Task]) -> list[Outcome]:
+        return [self._judge(task) for task in batch]
+
+    def _judge(self, task: Task) -> Outcome:
+        from insvie.backends.chat import image_part, text_part
+        from insvie.media import read_frames
+
+        source = read_frames(self.ctx.resolve(task.meta["source_media"]))
+        edited = read_frames(task.media)
+        count = len(edited)
+        picks = sorted({min(count - 1, round(p * (count - 1))) for p in self.config.video_positions})
+        prompt = JUDGE_GUIDELINE.format(instruction=task.meta["instruction"])
+
+        def score(frame: int) -> tuple[dict, str]:
+            content = [
+                text_part(prompt),
+                image_part(source[frame], max_side=self.config.max_side),
+                image_part(edited[frame], max_side=self.config.max_side),
+            ]
+            reply = self.chat.complete_json(
+                [{"role": "user", "content": content}],
+                JUDGE_SCHEMA,
+                name="edit_judgement",
+                seed=task.seed(f"video_judge:{frame}") % (2**31),
+            )
+            return {"frame": frame, **reply.data, "passes": passes(reply.data, self.config)}, reply.model
+
+        with ThreadPoolExecutor(self.config.chat.concurrency) as pool:
+            results = list(pool.map(score, picks))
+        judged = [judgement for judgement, _ in results]
+        output = {"judgements": judged, "judge": {**self.chat.describe(), "served_by": results[-1][1]}}
+        if all(j["passes"] for j in judged):
+            return Outcome.done(task.item_id, output)
+        return Outcome.rejected(task.item_id, "judge_rejected_video", output)

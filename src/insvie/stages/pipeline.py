@@ -3,7 +3,8 @@
 Videos: split -> clip_filter -> clip_dedup -> instruct -> edit [-> judge] -> propagate -> refilter.
 Images: image_filter -> image_dedup -> image_instruct -> image_edit [-> image_judge] -> animate -> refilter.
 Existing image pairs: animate_pairs -> refilter. Every branch ends in ``triplet`` items that the one
-refilter step judges, so all triplets pass the same checks whatever made them.
+refilter step judges (then, with the judge enabled, ``video_judge`` on sampled frames), so all
+triplets pass the same checks whatever made them.
 """
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ from insvie.stages.dedup import Dedup, DedupConfig
 from insvie.stages.edit import Edit
 from insvie.stages.instruct import Instruct
 from insvie.stages.instruction_dedup import InstructionDedup
-from insvie.stages.judge import Judge
+from insvie.stages.judge import Judge, VideoJudge
 from insvie.stages.propagate import Propagate
 from insvie.stages.quality_gate import ClipGate, ImageGate
 from insvie.stages.refilter import Refilter
 from insvie.stages.split import Split
-
-FINAL_STEP = "refilter"
 
 
 def build_steps(config: BuildConfig) -> list[Step]:
@@ -79,4 +78,14 @@ def build_steps(config: BuildConfig) -> list[Step]:
         *image_edit,
         Step(Animate(config.animate, name="animate_pairs", consumes="pair")),
         Step(Refilter(config.refilter)),
+        *([Step(VideoJudge(config.judge), after="refilter")] if _video_judged(config) else []),
     ]
+
+
+def _video_judged(config: BuildConfig) -> bool:
+    return config.judge.enabled and bool(config.judge.video_positions)
+
+
+def final_step(config: BuildConfig) -> str:
+    """The step whose kept triplets are the dataset: exports and status read its results."""
+    return "video_judge" if _video_judged(config) else "refilter"

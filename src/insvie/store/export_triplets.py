@@ -82,7 +82,7 @@ def _record(triplet: Triplet) -> dict[str, Any]:
 
 
 def export_webdataset(
-    dataset: Dataset, dest: str | os.PathLike[str], *, shard_size: int = 1000
+    dataset: Dataset, dest: str | os.PathLike[str], *, shard_size: int = 1000, final_stage: str = "refilter"
 ) -> list[Path]:
     """WebDataset tar shards: ``<key>.src.mp4``, ``<key>.tgt.mp4`` and ``<key>.json`` per triplet.
 
@@ -114,7 +114,7 @@ def export_webdataset(
         shards.append(write_atomically(path, write))
         batch.clear()
 
-    for triplet in accepted_triplets(dataset):
+    for triplet in accepted_triplets(dataset, final_stage=final_stage):
         batch.append(triplet)
         if len(batch) == shard_size:
             flush()
@@ -125,7 +125,9 @@ def export_webdataset(
     return shards
 
 
-def export_insvie_csv(dataset: Dataset, dest: str | os.PathLike[str]) -> Path:
+def export_insvie_csv(
+    dataset: Dataset, dest: str | os.PathLike[str], *, final_stage: str = "refilter"
+) -> Path:
     """The released InsViE layout: ``source/NAME.mp4``, ``edited/NAME.mp4`` and a ``video,instruct`` CSV.
 
     Tools written for InsViE-1M read this folder unchanged. Files are copied, not linked, so the
@@ -136,7 +138,7 @@ def export_insvie_csv(dataset: Dataset, dest: str | os.PathLike[str]) -> Path:
         (dest / sub).mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str]] = []
     seen: set[str] = set()
-    for triplet in accepted_triplets(dataset):
+    for triplet in accepted_triplets(dataset, final_stage=final_stage):
         name = f"{triplet.stem}.mp4"
         if name in seen:
             name = f"{_UNSAFE.sub('-', triplet.item.id)}.mp4"
