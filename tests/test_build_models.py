@@ -246,3 +246,57 @@ def test_second_round_judges_sampled_frames_of_the_video(built):
 
         accepted = {t.item.id for t in accepted_triplets(ds, final_stage="video_judge")}
         assert accepted == {r.item_id for r in rounds if r.status == "done"}
+
+
+def test_malformed_replies_are_recorded_as_failures_never_guessed(tmp_path: Path, shared_media: Path):
+    from fakes.openai_server import FakeReply
+
+    media = tmp_path / "media"
+    media.mkdir()
+    shutil.copy(shared_media / "horse_gallop.mp4", media)
+
+    def broken(request: dict):
+        name = request["response_format"]["json_schema"]["name"]
+        if name == "edit_proposals":
+            return FakeReply(content='{"edits": [{"category": "style", "instruction": "half a repl')
+        return respond(request)
+
+    with FakeOpenAIServer(broken) as server:
+        chat = {"model": "fake-gpt", "base_url": server.base_url, "max_retries": 1, "concurrency": 1}
+        config = {
+            "split": {"clip_frames": 9, "max_side": 128, "clips_per_shot": 1},
+            "run": {"max_attempts": 1},
+            "instruct": {"source": "llm", "per_item": 1, "categories": {"style": 1}, "chat": chat},
+        }
+        (tmp_path / "config.yaml").write_text(json.dumps(config))
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "insvie",
+                "build",
+                str(tmp_path / "ds"),
+                "-c",
+                str(tmp_path / "config.yaml"),
+                "-i",
+                str(media),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+        )
+        proposals = [
+            r
+            for r in server.chat_requests
+            if r.json["response_format"]["json_schema"]["name"] == "edit_proposals"
+        ]
+    assert result.returncode == 0, result.stderr
+    assert len(proposals) == 2  # the first try and one retry with the parse error fed back
+    assert (
+        "invalid_json" in json.dumps(proposals[1].json["messages"]) or len(proposals[1].json["messages"]) > 1
+    )
+    with Dataset.open(tmp_path / "ds", create=False) as ds:
+        (failed,) = [r for r in ds.latest_results("clip") if r.stage == "instruct"]
+        assert failed.status == "failed" and "invalid_json" in failed.error
+        assert not list(ds.iter_items("edit"))  # nothing was made up from the broken reply
