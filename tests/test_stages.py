@@ -134,7 +134,16 @@ def test_paper_config_assembles_the_full_recipe():
 
     config = load_config(REPO / "configs" / "paper.yaml")
     names = [step.name for step in build_steps(config)]
-    for step in ("instruction_dedup", "edit", "judge", "propagate", "image_judge", "animate", "refilter"):
+    for step in (
+        "instruction_dedup",
+        "edit",
+        "clip_prefilter",
+        "judge",
+        "propagate",
+        "image_judge",
+        "animate",
+        "video_judge",
+    ):
         assert step in names
     assert names.index("judge") < names.index("propagate")
     assert config.edit.backend == "instruct_pix2pix" and len(config.edit.sweep) == 6

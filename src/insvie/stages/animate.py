@@ -63,7 +63,7 @@ class Animate(Stage):
             source = read_image(Path(task.meta["source_image"]))
             edited = read_image(Path(task.meta["edited_image"]))
         else:
-            frame_path, _ = chosen_edit(task, ("image_judge", "image_edit"))
+            frame_path, _ = chosen_edit(task, ("image_judge", "image_clip_prefilter", "image_edit"))
             source = read_image(Path(task.meta["source_file"]))
             edited = np.asarray(Image.open(self.ctx.resolve(frame_path)).convert("RGB"))
         source = _fit(source, self.config.max_side)

@@ -19,6 +19,7 @@ from insvie.stages.edit import EditConfig
 from insvie.stages.instruct import InstructConfig
 from insvie.stages.instruction_dedup import InstructionDedupConfig
 from insvie.stages.judge import JudgeConfig
+from insvie.stages.prefilter import PrefilterConfig
 from insvie.stages.propagate import PropagateConfig
 from insvie.stages.quality_gate import ClipGateConfig, ImageGateConfig
 from insvie.stages.refilter import RefilterConfig
@@ -47,6 +48,7 @@ class BuildConfig(_Section):
     instruct: InstructConfig = InstructConfig()
     instruction_dedup: InstructionDedupConfig = InstructionDedupConfig()
     edit: EditConfig = EditConfig()
+    prefilter: PrefilterConfig = PrefilterConfig()
     judge: JudgeConfig = JudgeConfig()
     propagate: PropagateConfig = PropagateConfig()
     animate: AnimateConfig = AnimateConfig()

@@ -58,12 +58,14 @@ class Judge(Stage):
         name: str | None = None,
         consumes: str | None = None,
         edit_step: str = "edit",
+        prefilter_step: str | None = None,
     ) -> None:
         super().__init__(config, name=name, consumes=consumes)
         self.edit_step = edit_step
+        self.prefilter_step = prefilter_step
 
     def describe(self) -> dict:
-        return {**super().describe(), "edit_step": self.edit_step}
+        return {**super().describe(), "edit_step": self.edit_step, "prefilter_step": self.prefilter_step}
 
     def setup(self, ctx: StageContext) -> None:
         self.ctx = ctx
@@ -94,8 +96,14 @@ class Judge(Stage):
             return {"candidate": index, **reply.data, "passes": passes(reply.data, self.config)}, reply.model
 
         # Candidates are judged independently, so they go out concurrently (bounded per worker).
+        # Only candidates the CLIP pre-filter passed cost a judge request.
+        indices = (
+            task.inputs[self.prefilter_step]["passing"]
+            if self.prefilter_step
+            else range(len(edit["candidates"]))
+        )
         with ThreadPoolExecutor(self.config.chat.concurrency) as pool:
-            results = list(pool.map(score, range(len(edit["candidates"]))))
+            results = list(pool.map(score, indices))
         judged = [judgement for judgement, _ in results]
         served_by = results[-1][1] if results else None
         output = {"judgements": judged, "judge": {**self.chat.describe(), "served_by": served_by}}

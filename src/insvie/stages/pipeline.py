@@ -17,6 +17,7 @@ from insvie.stages.edit import Edit
 from insvie.stages.instruct import Instruct
 from insvie.stages.instruction_dedup import InstructionDedup
 from insvie.stages.judge import Judge, VideoJudge
+from insvie.stages.prefilter import ClipPrefilter
 from insvie.stages.propagate import Propagate
 from insvie.stages.quality_gate import ClipGate, ImageGate
 from insvie.stages.refilter import Refilter
@@ -26,13 +27,12 @@ from insvie.stages.split import Split
 def build_steps(config: BuildConfig) -> list[Step]:
     """The steps of a build, in the order the runner runs them."""
     image_dedup = DedupConfig(**{**config.dedup.model_dump(), "hash_from": "image_filter"})
-    judged = config.judge.enabled
     deduped = config.instruction_dedup.enabled
     video_edit = [
         *([Step(InstructionDedup(config.instruction_dedup), after="instruct")] if deduped else []),
         Step(Edit(config.edit), after="instruction_dedup" if deduped else "instruct"),
-        *([Step(Judge(config.judge), after="edit")] if judged else []),
-        Step(Propagate(config.propagate), after="judge" if judged else "edit"),
+        *_selection(config, edit_step="edit", prefix=""),
+        Step(Propagate(config.propagate), after=_chooser(config, "")),
     ]
     image_edit = [
         *(
@@ -51,17 +51,8 @@ def build_steps(config: BuildConfig) -> list[Step]:
             Edit(config.edit, name="image_edit", consumes="image_edit"),
             after="image_instruction_dedup" if deduped else "image_instruct",
         ),
-        *(
-            [
-                Step(
-                    Judge(config.judge, name="image_judge", consumes="image_edit", edit_step="image_edit"),
-                    after="image_edit",
-                )
-            ]
-            if judged
-            else []
-        ),
-        Step(Animate(config.animate), after="image_judge" if judged else "image_edit"),
+        *_selection(config, edit_step="image_edit", prefix="image_"),
+        Step(Animate(config.animate), after=_chooser(config, "image_")),
     ]
     return [
         Step(Split(config.split)),
@@ -80,6 +71,37 @@ def build_steps(config: BuildConfig) -> list[Step]:
         Step(Refilter(config.refilter)),
         *([Step(VideoJudge(config.judge), after="refilter")] if _video_judged(config) else []),
     ]
+
+
+def _selection(config: BuildConfig, *, edit_step: str, prefix: str) -> list[Step]:
+    """The optional CLIP pre-filter and judge that choose among an edit step's candidates."""
+    kind = "edit" if not prefix else "image_edit"
+    steps = []
+    if config.prefilter.enabled:
+        steps.append(
+            Step(
+                ClipPrefilter(
+                    config.prefilter, name=f"{prefix}clip_prefilter", consumes=kind, edit_step=edit_step
+                ),
+                after=edit_step,
+            )
+        )
+    if config.judge.enabled:
+        prefilter = f"{prefix}clip_prefilter" if config.prefilter.enabled else None
+        judge = Judge(
+            config.judge, name=f"{prefix}judge", consumes=kind, edit_step=edit_step, prefilter_step=prefilter
+        )
+        steps.append(Step(judge, after=prefilter or edit_step))
+    return steps
+
+
+def _chooser(config: BuildConfig, prefix: str) -> str:
+    """The step whose kept requests go on to propagation or animation."""
+    if config.judge.enabled:
+        return f"{prefix}judge"
+    if config.prefilter.enabled:
+        return f"{prefix}clip_prefilter"
+    return f"{prefix}edit" if prefix else "edit"
 
 
 def _video_judged(config: BuildConfig) -> bool:

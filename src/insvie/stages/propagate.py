@@ -62,7 +62,7 @@ class Propagate(Stage):
         *,
         name: str | None = None,
         consumes: str | None = None,
-        choice_steps: tuple[str, ...] = ("judge", "edit"),
+        choice_steps: tuple[str, ...] = ("judge", "clip_prefilter", "edit"),
     ) -> None:
         super().__init__(config, name=name, consumes=consumes)
         self.choice_steps = choice_steps
