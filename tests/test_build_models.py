@@ -300,3 +300,92 @@ def test_malformed_replies_are_recorded_as_failures_never_guessed(tmp_path: Path
         (failed,) = [r for r in ds.latest_results("clip") if r.stage == "instruct"]
         assert failed.status == "failed" and "invalid_json" in failed.error
         assert not list(ds.iter_items("edit"))  # nothing was made up from the broken reply
+
+
+def respond_any(request: dict) -> dict:
+    """Valid replies for any category the recipe asks for, and judge scores that pass the paper's bar."""
+    name = request["response_format"]["json_schema"]["name"]
+    if name == "edit_proposals":
+        prompt = request["messages"][0]["content"][0]["text"]
+        wanted = re.findall(r"^\d+\. (\w+):", prompt, flags=re.MULTILINE)
+        words = "while the subject, its motion, the framing and every other part of the scene stay the same"
+        edits = [
+            {
+                "category": c,
+                "instruction": f"apply a {c.replace('_', ' ')} edit",
+                "long_instruction": f"Apply a clear {c.replace('_', ' ')} edit to the main subject {words}.",
+                "target_caption": f"the same scene after a {c.replace('_', ' ')} edit",
+            }
+            for c in wanted
+        ]
+        return {"edits": edits}
+    if name == "edit_judgement":
+        return {"instruction_following": 4, "preservation": 4, "realism": 4, "overall": 4, "rationale": "ok"}
+    return respond(request)
+
+
+def test_paper_recipe_runs_end_to_end_on_tiny_models(tmp_path: Path, shared_media: Path):
+    pytest.importorskip("diffusers")
+    media = tmp_path / "media"
+    media.mkdir()
+    shutil.copy(shared_media / "cat_grass.mp4", media)
+    shutil.copy(shared_media / "camping.png", media)
+    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "OPENAI_API_KEY": SECRET}
+    with FakeOpenAIServer(respond_any) as server:
+        tiny = tmp_path / "tiny"
+        made = subprocess.run(
+            [sys.executable, "-m", "insvie", "tiny-models", str(tiny), "--base-url", server.base_url],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+        )
+        assert made.returncode == 0, made.stderr
+        out = tmp_path / "ds"
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "insvie",
+                "build",
+                str(out),
+                "-c",
+                str(tiny / "tiny.yaml"),
+                "-i",
+                str(media),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env=env,
+        )
+    assert result.returncode == 0, result.stderr
+    build = json.loads((out / "build.json").read_text())
+    ran = {step["name"] for step in build["steps"] if step["ran"]}
+    for step in (
+        "instruct",
+        "instruction_dedup",
+        "edit",
+        "clip_prefilter",
+        "judge",
+        "propagate",
+        "image_edit",
+        "image_judge",
+        "animate",
+        "refilter",
+        "video_judge",
+    ):
+        assert step in ran, step
+    with Dataset.open(out, create=False) as ds:
+        edits = [r for r in ds.latest_results() if r.stage == "edit" and r.status == "done"]
+        assert edits
+        for result in edits:
+            assert result.output["backend"] == "instruct_pix2pix"
+            assert result.output["model"] == str((tiny / "instruct_pix2pix").resolve())
+            assert [c["text_guidance"] for c in result.output["candidates"]] == [3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+            assert all(c["image_guidance"] == 1.5 and c["steps"] == 2 for c in result.output["candidates"])
+        assert [t for t in ds.iter_items("triplet") if t.meta["branch"] == "video"]
+        assert [t for t in ds.iter_items("triplet") if t.meta["branch"] == "image"]
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path

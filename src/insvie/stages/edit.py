@@ -160,15 +160,17 @@ class Edit(Stage):
             if cfg.sweep
             else default_sweep(steps=cfg.steps)
         )
+        from insvie.backends.image_edit.settings import candidate_seeds
+
         images = self.editor.edit(source, task.meta["instruction"], settings, seed=seed)
         made = [
             {
                 "text_guidance": s.text_guidance,
                 "image_guidance": s.image_guidance,
                 "steps": s.steps,
-                "seed": seed,
+                "seed": noise,
             }
-            for s in settings
+            for s, noise in zip(settings, candidate_seeds(settings, seed), strict=True)
         ]
         return images, made, self.editor.describe()
 

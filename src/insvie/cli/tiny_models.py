@@ -1,0 +1,96 @@
+"""``insvie tiny-models``: tiny random checkpoints of every backend, and a config that uses them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+
+from insvie.cli.console import console as make_console
+
+REPO_CONFIGS = Path(__file__).resolve().parents[3] / "configs"
+
+
+def tiny_config(paper: dict, dest: Path, base_url: str) -> dict:
+    """The paper recipe pointed at the tiny checkpoints in ``dest`` and the endpoint at ``base_url``.
+
+    Models, endpoints, sizes and the executor change, and the quality gates are opened (tiny random
+    models make noise, which every gate would rightly reject): every step of the recipe still runs.
+    """
+    chat = {"backend": "openai", "model": "tiny-smoke", "base_url": base_url, "max_retries": 1}
+    config = {key: dict(value) if isinstance(value, dict) else value for key, value in paper.items()}
+    config["run"] = {**config.get("run", {}), "executor": "local"}
+    config["split"] = {
+        **config.get("split", {}),
+        "clip_frames": 9,
+        "max_side": 256,
+        "clips_per_shot": 1,
+        "shot_detector": "content",
+    }
+    config["clip_filter"] = {**config.get("clip_filter", {}), "max_text_ratio": None}
+    config["instruct"] = {**config.get("instruct", {}), "per_item": 1, "chat": dict(chat)}
+    config["edit"] = {
+        **config.get("edit", {}),
+        "model": str(dest / "instruct_pix2pix"),
+        "dtype": "float32",
+        "gpus": 0,
+        "steps": 2,
+        "min_change": 0.0,
+        "min_structure": -1.0,
+    }
+    config["prefilter"] = {
+        **config.get("prefilter", {}),
+        "model": str(dest / "clip"),
+        "min_image_similarity": -1.0,
+        "min_directional": -1.0,
+        "min_caption_similarity": -1.0,
+    }
+    config["judge"] = {**config.get("judge", {}), "chat": dict(chat)}
+    config["refilter"] = dict.fromkeys(
+        (
+            "max_relative_epe",
+            "max_flicker_ratio",
+            "min_persistence",
+            "min_detail_ratio",
+            "max_blockiness_delta",
+        )
+    )
+    config["animate"] = {**config.get("animate", {}), "num_frames": 9, "max_side": 256}
+    return config
+
+
+def tiny_models(
+    dest: Annotated[Path, typer.Argument(help="Folder to write the checkpoints and tiny.yaml into.")],
+    base_url: Annotated[
+        str, typer.Option(help="The OpenAI-compatible endpoint the tiny config points at (a local server).")
+    ] = "http://127.0.0.1:8000/v1",
+    paper: Annotated[Path, typer.Option(help="The recipe to shrink.")] = REPO_CONFIGS / "paper.yaml",
+) -> None:
+    """Write tiny, randomly initialised checkpoints of every model backend plus DEST/tiny.yaml.
+
+    The checkpoints (InstructPix2Pix, FLUX.1 Kontext and Qwen-Image-Edit editors, CLIP, a LLaVA-style
+    VLM) use the real diffusers/transformers classes in their normal on-disk format, so the pipeline
+    loads them exactly as it loads real weights; they produce noise, in seconds, offline. tiny.yaml is
+    the paper recipe pointed at them and at BASE_URL, for smoke-testing a full `insvie build`:
+    any OpenAI-compatible server works there (vLLM, Ollama), or the scripted one in the test suite.
+    """
+    from insvie.backends.clip.tiny import build_tiny_clip
+    from insvie.backends.vlm.tiny import build_tiny_vlm
+    from insvie.tiny import build_tiny_image_editors
+
+    console = make_console(stderr=True)
+    dest.mkdir(parents=True, exist_ok=True)
+    written = build_tiny_image_editors(dest)
+    written["clip"] = build_tiny_clip(dest / "clip")
+    written["vlm"] = build_tiny_vlm(dest / "vlm")
+    recipe = yaml.safe_load(paper.read_text(encoding="utf-8"))
+    config_path = dest / "tiny.yaml"
+    header = "# The paper recipe on tiny random checkpoints (written by `insvie tiny-models`).\n"
+    config_path.write_text(
+        header + yaml.safe_dump(tiny_config(recipe, dest.resolve(), base_url), sort_keys=False)
+    )
+    for name, folder in sorted(written.items()):
+        console.print(f"{name:>18}  {folder}")
+    console.print(f"config: {config_path}  (insvie build OUT -c {config_path} -i VIDEOS)")
