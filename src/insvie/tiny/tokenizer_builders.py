@@ -1,0 +1,66 @@
+"""Tokenizers built offline: the real transformers classes over a byte-level or character vocabulary.
+
+Real checkpoints ship vocabularies of 32k-152k entries, which alone would make a tiny text encoder
+tens of megabytes. These keep each class's own normalisation, pre-tokenisation and special tokens but
+spell words byte by byte (CLIP, Qwen) or character by character (T5), so any prompt tokenises and the
+embedding tables stay a few hundred rows.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+CLIP_MAX_LENGTH = 77
+QWEN_SPECIAL_TOKENS = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
+
+
+def _byte_alphabet() -> list[str]:
+    """The 256 printable stand-ins GPT-2-style byte-level BPE uses for raw bytes."""
+    from tokenizers.pre_tokenizers import ByteLevel
+
+    return sorted(ByteLevel.alphabet())
+
+
+def tiny_clip_tokenizer() -> Any:
+    """``CLIPTokenizer`` over the 256 byte symbols, each also as a word end (``</w>``); no merges."""
+    from transformers import CLIPTokenizer
+
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for suffix in ("", "</w>"):
+        for symbol in _byte_alphabet():
+            vocab[symbol + suffix] = len(vocab)
+    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=CLIP_MAX_LENGTH)
+
+
+def tiny_t5_tokenizer(max_length: int = 512) -> Any:
+    """``T5Tokenizer`` (Unigram) over printable ASCII, with word-initial ``▁x`` pieces for letters."""
+    from transformers import T5Tokenizer
+
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
+    pieces += [(c, -3.0) for c in string.ascii_letters + string.digits + string.punctuation]
+    pieces += [("▁" + c, -2.5) for c in string.ascii_letters + string.digits]
+    return T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=max_length)
+
+
+def tiny_qwen_tokenizer(max_length: int = 1024) -> Any:
+    """``Qwen2Tokenizer`` over the 256 byte symbols plus the chat and vision special tokens."""
+    from transformers import Qwen2Tokenizer
+
+    vocab = {symbol: index for index, symbol in enumerate(_byte_alphabet())}
+    for token in QWEN_SPECIAL_TOKENS:
+        vocab[token] = len(vocab)
+    return Qwen2Tokenizer(
+        vocab=vocab,
+        merges=[],
+        model_max_length=max_length,
+        additional_special_tokens=list(QWEN_SPECIAL_TOKENS[1:]),
+    )
