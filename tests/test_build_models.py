@@ -389,3 +389,49 @@ def test_paper_recipe_runs_end_to_end_on_tiny_models(tmp_path: Path, shared_medi
     for path in out.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_judge_requests_are_concurrent_but_bounded(tmp_path: Path, shared_media: Path):
+    import threading
+    import time
+
+    import numpy as np
+    from PIL import Image
+
+    from insvie.engine import StageContext, Task
+    from insvie.media import read_frames
+    from insvie.stages.chat_model import ChatModelConfig
+    from insvie.stages.judge import Judge, JudgeConfig
+
+    lock, state = threading.Lock(), {"now": 0, "peak": 0}
+
+    def slow(request: dict) -> dict:
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.1)
+        with lock:
+            state["now"] -= 1
+        return respond_any(request)
+
+    frame = read_frames(shared_media / "horse_gallop.mp4", end=1, max_size=64)[0]
+    (tmp_path / "tmp").mkdir()
+    files = {}
+    for i in range(6):
+        Image.fromarray(np.roll(frame, i, axis=1)).save(tmp_path / f"c{i}.png")
+        files[f"candidate_{i}"] = f"c{i}.png"
+    edit = {**files, "candidates": [{"file": f"candidate_{i}", "strength": 0.5} for i in range(6)]}
+    clip = tmp_path / "clip.mp4"
+    from insvie.media import write_video
+
+    write_video(clip, read_frames(shared_media / "horse_gallop.mp4", end=3, max_size=64), 8)
+    with FakeOpenAIServer(slow) as server:
+        chat = ChatModelConfig(model="fake-gpt", base_url=server.base_url, concurrency=2)
+        judge = Judge(JudgeConfig(enabled=True, chat=chat))
+        judge.setup(StageContext(tmp_path, tmp_path / "tmp"))
+        task = Task(
+            "r", "edit", None, None, {"instruction": "do it"}, parent_media=clip, inputs={"edit": edit}
+        )
+        outcome = judge.process([task])[0]
+    assert outcome.status == "done" and len(outcome.output["judgements"]) == 6
+    assert state["peak"] == 2

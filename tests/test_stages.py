@@ -175,3 +175,19 @@ def test_instruction_dedup_caps_paraphrase_groups(tmp_path: Path):
     # later requests are judged against what was kept before, whatever the batching
     later = {o.item_id: o for o in stage.process_all(tasks[3:], [tasks[0], tasks[1]])}
     assert later["b1"].status == "done" and later["a4"].status == "rejected"
+
+
+def test_instruct_with_a_local_vlm_records_its_failure(tmp_path: Path, shared_media: Path):
+    pytest.importorskip("transformers")
+    from insvie.backends.vlm.tiny import build_tiny_vlm
+    from insvie.stages.chat_model import ChatModelConfig
+
+    model = build_tiny_vlm(tmp_path / "vlm")
+    chat = ChatModelConfig(backend="transformers", model=str(model), device="cpu", max_retries=0)
+    stage = Instruct(InstructConfig(source="llm", per_item=1, chat=chat))
+    stage.setup(StageContext(tmp_path, tmp_path))
+    image = Task("image-1", "image", None, str(shared_media / "camping.png"), {})
+    (outcome,) = stage.process([image])
+    # a random tiny model cannot write the JSON: the item fails with the reason, nothing is guessed
+    assert outcome.status == "failed" and ("invalid_json" in outcome.error or "truncated" in outcome.error)
+    assert not outcome.children
