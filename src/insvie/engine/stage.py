@@ -8,8 +8,6 @@ decides what is pending, records results and keeps the run resumable.
 from __future__ import annotations
 
 import hashlib
-import os
-import secrets
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,8 +174,9 @@ class StageContext:
 
     def new_file(self, ext: str) -> Path:
         """A fresh path in the dataset's tmp area; files written there are adopted by the runner."""
-        suffix = ext if ext.startswith(".") else f".{ext}"
-        return self.tmp_dir / f"tmp-{os.getpid()}-{secrets.token_hex(8)}{suffix.lower()}"
+        from insvie.store.fsio import temp_name
+
+        return self.tmp_dir / temp_name((ext if ext.startswith(".") else f".{ext}").lower())
 
 
 class Stage(ABC):

@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from insvie.backends.procedural import get_operator
 from insvie.engine import Outcome, Resources, Stage, StageConfig, StageContext, Task
-from insvie.stages.frames import request_frame
+from insvie.stages.frames import made_by, request_frame
 
 _SCORE_SIDE = 256
 
@@ -197,9 +197,7 @@ class Edit(Stage):
         best = max(eligible, key=lambda c: (c["score"], -candidates.index(c)))
         output["chosen"] = candidates.index(best)
         output["strength"] = best.get("strength")
-        output["settings"] = {
-            k: best[k] for k in ("text_guidance", "image_guidance", "steps", "seed") if k in best
-        }
+        output["settings"] = made_by(best)
         output["edited_frame_key"] = best["file"]
         return Outcome.done(task.item_id, output, files=files)
 

@@ -39,3 +39,19 @@ def chosen_edit(task: Task, steps: tuple[str, ...]) -> tuple[str, dict]:
         if "edited_frame_key" in output:
             return output[output["edited_frame_key"]], output
     raise KeyError(f"{task.item_id}: none of the steps {steps} chose an edited frame")
+
+
+def choice(edit: dict, index: int) -> dict:
+    """What a selecting step records about the candidate it kept: which, its file, and what made it."""
+    candidate = edit["candidates"][index]
+    return {
+        "chosen": index,
+        "edited_frame": edit[candidate["file"]],
+        "strength": candidate.get("strength"),
+        "settings": made_by(candidate),
+    }
+
+
+def made_by(candidate: dict) -> dict:
+    """The editor settings of one candidate (empty for the procedural editor, which has a strength)."""
+    return {k: candidate[k] for k in ("text_guidance", "image_guidance", "steps", "seed") if k in candidate}

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from insvie.engine import Outcome, Resources, Stage, StageConfig, StageContext, Task
 from insvie.stages.chat_model import ChatModelConfig, make_chat
-from insvie.stages.frames import request_frame
+from insvie.stages.frames import choice, request_frame
 from insvie.stages.prompts import JUDGE_GUIDELINE, JUDGE_SCHEMA
 
 SCORES = ("instruction_following", "preservation", "realism", "overall")
@@ -113,15 +113,7 @@ class Judge(Stage):
         best = max(
             eligible, key=lambda j: (*(j[k] for k in ("overall", "instruction_following")), -j["candidate"])
         )
-        chosen = edit["candidates"][best["candidate"]]
-        output.update(
-            chosen=best["candidate"],
-            edited_frame=edit[chosen["file"]],
-            strength=chosen.get("strength"),
-            settings={
-                k: chosen[k] for k in ("text_guidance", "image_guidance", "steps", "seed") if k in chosen
-            },
-        )
+        output.update(choice(edit, best["candidate"]))
         return Outcome.done(task.item_id, output)
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 from pydantic import Field
 
 from insvie.engine import Outcome, Resources, Stage, StageConfig, StageContext, Task
-from insvie.stages.frames import request_frame
+from insvie.stages.frames import choice, request_frame
 
 
 class PrefilterConfig(StageConfig):
@@ -104,13 +104,5 @@ class ClipPrefilter(Stage):
         best = max(
             (j for j in judged if j["passes"]), key=lambda j: (j["directional_similarity"], -j["candidate"])
         )
-        chosen = edit["candidates"][best["candidate"]]
-        output.update(
-            chosen=best["candidate"],
-            edited_frame=edit[chosen["file"]],
-            strength=chosen.get("strength"),
-            settings={
-                k: chosen[k] for k in ("text_guidance", "image_guidance", "steps", "seed") if k in chosen
-            },
-        )
+        output.update(choice(edit, best["candidate"]))
         return Outcome.done(task.item_id, output)
