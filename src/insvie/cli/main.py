@@ -5,14 +5,14 @@ from __future__ import annotations
 import typer
 
 from insvie import __version__
-from insvie.cli import build, export, probe, status, synth, tiny_models
+from insvie.cli import build, edit, export, probe, status, synth, tiny_models
 
 app = typer.Typer(
     name="insvie",
     help="Instruction-based video editing: build edit-pair datasets, train and run the InsViE editor, "
     "evaluate editors.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
@@ -36,6 +36,7 @@ def _root(
 app.command("build")(build.build)
 app.command("status")(status.status)
 app.command("export")(export.export)
+app.command("edit")(edit.edit)
 app.command("synth")(synth.synth)
 app.command("probe")(probe.probe)
 app.command("tiny-models")(tiny_models.tiny_models)

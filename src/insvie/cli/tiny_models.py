@@ -71,13 +71,15 @@ def tiny_models(
     """Write tiny, randomly initialised checkpoints of every model backend plus DEST/tiny.yaml.
 
     The checkpoints (InstructPix2Pix, FLUX.1 Kontext and Qwen-Image-Edit editors, CLIP, a LLaVA-style
-    VLM) use the real diffusers/transformers classes in their normal on-disk format, so the pipeline
-    loads them exactly as it loads real weights; they produce noise, in seconds, offline. tiny.yaml is
-    the paper recipe pointed at them and at BASE_URL, for smoke-testing a full `insvie build`:
+    VLM, and the InsViE video editor for `insvie edit`) use the real diffusers/transformers classes in
+    their normal on-disk format, so the pipeline loads them exactly as it loads real weights; they
+    produce noise, in seconds, offline. tiny.yaml is the paper recipe pointed at them and at BASE_URL,
+    for smoke-testing a full `insvie build`:
     any OpenAI-compatible server works there (vLLM, Ollama), or the scripted one in the test suite.
     """
     from insvie.backends.clip.tiny import build_tiny_clip
     from insvie.backends.vlm.tiny import build_tiny_vlm
+    from insvie.editor import build_tiny_editor_pipeline
     from insvie.tiny import build_tiny_image_editors
 
     console = make_console(stderr=True)
@@ -85,6 +87,7 @@ def tiny_models(
     written = build_tiny_image_editors(dest)
     written["clip"] = build_tiny_clip(dest / "clip")
     written["vlm"] = build_tiny_vlm(dest / "vlm")
+    written["editor"] = build_tiny_editor_pipeline(dest / "editor")
     recipe = yaml.safe_load(paper.read_text(encoding="utf-8"))
     config_path = dest / "tiny.yaml"
     header = "# The paper recipe on tiny random checkpoints (written by `insvie tiny-models`).\n"

@@ -1,0 +1,88 @@
+"""``insvie edit`` and ``insvie tiny-models`` as a user runs them: a real subprocess on a real clip."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("diffusers")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "insvie", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dest = tmp_path_factory.mktemp("tiny")
+    result = run_cli("tiny-models", str(dest))
+    assert result.returncode == 0, result.stderr
+    return dest
+
+
+def test_tiny_models_writes_every_backend_and_a_config(tiny: Path):
+    for name in ("instruct_pix2pix", "flux_kontext", "qwen_image_edit", "clip", "vlm", "editor"):
+        assert (tiny / name).is_dir(), name
+    assert (tiny / "editor" / "model_index.json").is_file()
+    assert "InsViEEditPipeline" in (tiny / "editor" / "model_index.json").read_text()
+    assert "instruct_pix2pix" in (tiny / "tiny.yaml").read_text()
+
+
+def test_edit_writes_a_reproducible_edited_video(tiny: Path, shared_media: Path, tmp_path: Path):
+    args = [
+        "edit",
+        "-m",
+        str(tiny / "editor"),
+        "-v",
+        str(shared_media / "horse_gallop.mp4"),
+        "-p",
+        "make the horse golden",
+        "--steps",
+        "2",
+        "--frames",
+        "7",
+        "--height",
+        "32",
+        "--width",
+        "48",
+        "--dtype",
+        "float32",
+        "--seed",
+        "3",
+    ]
+    first = run_cli(*args, "-o", str(tmp_path / "a.mp4"))
+    assert first.returncode == 0, first.stderr
+    second = run_cli(*args, "-o", str(tmp_path / "b.mp4"))
+    assert second.returncode == 0, second.stderr
+    info = json.loads(run_cli("probe", "--json", str(tmp_path / "a.mp4")).stdout)
+    assert (info["width"], info["height"], info["num_frames"]) == (48, 32, 5)  # 7 frames cut to 4k+1
+    assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
+
+
+def test_edit_explains_a_missing_model(tmp_path: Path, shared_media: Path):
+    result = run_cli(
+        "edit",
+        "-m",
+        str(tmp_path / "nowhere"),
+        "-v",
+        str(shared_media / "horse_gallop.mp4"),
+        "-p",
+        "x",
+        "-o",
+        str(tmp_path / "o.mp4"),
+        "--dtype",
+        "float32",
+    )
+    assert result.returncode == 2
+    assert "cannot load the editor" in result.stderr and "insvie tiny-models" in result.stderr
+    assert "Traceback" not in result.stderr
