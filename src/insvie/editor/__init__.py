@@ -1,0 +1,91 @@
+"""The InsViE video editor: a 32-channel CogVideoX transformer in a diffusers pipeline.
+
+    editor_from_t2v(t2v) -> CogVideoXTransformer3DModel        # grow a text-to-video model to 32 channels
+    InsViEEditPipeline(...)(video, prompt, ...) -> InsViEEditOutput(frames)
+    write_edit_video(frames, path, fps=8) -> Path
+    combine_guidance(uu, cu, cc, s_text, s_video); guidance_scales(...); PAPER (7.5, 1.2, 50, cosine)
+    edit_long_video(pipe, video, prompt, ...) -> LongEdit; seam_consistency(frames, seams) -> SeamReport
+    build_tiny_editor_pipeline(dest) -> Path; build_tiny_t2v_transformer() -> model
+
+Names that need torch/diffusers load on first use, so the guidance maths and the seam metric import
+without them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from insvie.editor.guidance import (
+    PAPER,
+    PRESETS,
+    SCHEDULES,
+    GuidancePreset,
+    GuidanceSchedule,
+    combine_guidance,
+    guidance_scales,
+    scheduled_scale,
+)
+from insvie.editor.windows import SeamReport, long_video_spans, seam_consistency
+
+# convert_sat: see insvie.editor.convert_sat
+
+_LAZY = {
+    "InsViEEditPipeline": "insvie.editor.pipeline",
+    "InsViEEditOutput": "insvie.editor.output",
+    "write_edit_video": "insvie.editor.output",
+    "editor_from_t2v": "insvie.editor.transformer",
+    "grow_patch_embedding": "insvie.editor.transformer",
+    "load_t2v_transformer": "insvie.editor.transformer",
+    "empty_transformer": "insvie.editor.transformer",
+    "parameter_count": "insvie.editor.transformer",
+    "latent_shape": "insvie.editor.transformer",
+    "COGVIDEOX_2B_CONFIG": "insvie.editor.transformer",
+    "COGVIDEOX_5B_CONFIG": "insvie.editor.transformer",
+    "COGVIDEOX_VAE_CONFIG": "insvie.editor.transformer",
+    "EDITOR_IN_CHANNELS": "insvie.editor.transformer",
+    "edit_long_video": "insvie.editor.windows",
+    "LongEdit": "insvie.editor.windows",
+    "build_tiny_editor": "insvie.editor.tiny",
+    "build_tiny_editor_pipeline": "insvie.editor.tiny",
+    "build_tiny_t2v_transformer": "insvie.editor.tiny",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'insvie.editor' has no attribute {name!r}")
+
+
+__all__ = [
+    "COGVIDEOX_2B_CONFIG",
+    "COGVIDEOX_5B_CONFIG",
+    "COGVIDEOX_VAE_CONFIG",
+    "EDITOR_IN_CHANNELS",
+    "PAPER",
+    "PRESETS",
+    "SCHEDULES",
+    "GuidancePreset",
+    "GuidanceSchedule",
+    "InsViEEditOutput",
+    "InsViEEditPipeline",
+    "LongEdit",
+    "SeamReport",
+    "build_tiny_editor",
+    "build_tiny_editor_pipeline",
+    "build_tiny_t2v_transformer",
+    "combine_guidance",
+    "edit_long_video",
+    "editor_from_t2v",
+    "empty_transformer",
+    "grow_patch_embedding",
+    "guidance_scales",
+    "latent_shape",
+    "load_t2v_transformer",
+    "long_video_spans",
+    "parameter_count",
+    "scheduled_scale",
+    "seam_consistency",
+    "write_edit_video",
+]
