@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from insvie.cli.console import console as make_console
 from insvie.errors import InsvieError
@@ -65,40 +66,42 @@ def convert_sat(
 ) -> None:
     """Convert the released InsViE checkpoint into a diffusers editor pipeline folder.
 
-    Loads CKPT without running any code from it (torch weights_only), maps the SAT keys onto diffusers'
-    CogVideoXTransformer3DModel with 32 input channels (the edit patch embedding proj_edit), merges SAT
-    LoRA layers, and refuses a checkpoint with unknown or missing keys, listing them. OUT gets the
-    transformer, the base's other components, a model_index.json naming InsViEEditPipeline and
-    conversion.json (source sha256, LoRA, key counts). Exit code 2 on any error.
+    Loads CKPT without running code from it (torch weights_only), maps the SAT keys onto
+    diffusers' CogVideoXTransformer3DModel with 32 input channels (the edit patch embedding
+    proj_edit), merges SAT LoRA layers, and refuses a checkpoint with unknown or missing keys,
+    listing them. OUT gets the transformer, the base's other components, a model_index.json
+    naming InsViEEditPipeline and conversion.json (source sha256, LoRA, key counts).
+    Exit code 2 on any error.
     """
     from insvie.editor.convert_sat import convert_sat_checkpoint
 
     console = make_console(stderr=True)
     try:
         with Progress(
-            SpinnerColumn(),
+            SpinnerColumn(finished_text="[green]done[/green]"),
             TextColumn("{task.description}"),
             BarColumn(),
-            DownloadColumn(),
+            TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(),
             console=console,
             transient=True,
+            disable=not console.is_terminal,  # piped: no redraws, only the result lines
         ) as progress:
-            tasks: dict[str, int] = {}
-            current: list[str] = []
+            tasks: dict[str, TaskID] = {}
 
             def report(stage: str, done: int | None, total: int | None) -> None:
-                if current and current[-1] != stage:
-                    finished = tasks[current[-1]]
-                    progress.update(finished, completed=progress.tasks[finished].total or 1, total=None)
-                    progress.stop_task(finished)
+                for name, task in tasks.items():  # a new stage means the earlier ones finished
+                    if name != stage and not progress.tasks[task].finished:
+                        progress.update(task, total=1, completed=1)
                 if stage not in _STAGES:
                     return
                 if stage not in tasks:
-                    tasks[stage] = progress.add_task(_STAGES[stage], total=total)
-                    current.append(stage)
-                if done is not None:
-                    progress.update(tasks[stage], completed=done, total=total)
+                    tasks[stage] = progress.add_task(_STAGES[stage], total=total, detail="")
+                if done is not None and total:
+                    detail = (
+                        f"{done / 1e9:.1f}/{total / 1e9:.1f} GB" if stage == "hash" else f"{done}/{total}"
+                    )
+                    progress.update(tasks[stage], completed=done, total=total, detail=detail)
 
             convert_sat_checkpoint(
                 ckpt,
@@ -111,24 +114,22 @@ def convert_sat(
                 progress=report,
             )
     except InsvieError as exc:
-        console.print(f"[red]error[/red] {exc}", soft_wrap=True, highlight=False, markup=True)
+        console.print(f"[red]error[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
         raise typer.Exit(code=2) from exc
 
     record = json.loads((out / "conversion.json").read_text(encoding="utf-8"))
     lora = record["lora"]
-    merged = (
+    keys = record["keys"]
+    lines = [
+        f"patch embedding: {record['patch_embedding']}",
         f"LoRA merged: {lora['layers']} layers, r {lora['rank']}, alpha {lora['alpha']:g}"
         if lora
-        else "LoRA: none (merged weights)"
-    )
-    keys = record["keys"]
-    console.print(f"patch embedding: {record['patch_embedding']}")
-    console.print(merged)
-    console.print(
-        f"keys: {keys['converted_sat_keys']} converted, {keys['ignored_sat_keys']} ignored "
-        f"(VAE, text encoder, unused tables) -> {keys['diffusers_keys']} diffusers tensors "
-        f"({record['dtype']})"
-    )
+        else "LoRA: none (the checkpoint holds merged weights)",
+        f"keys: {keys['converted_sat_keys']} converted, {keys['ignored_sat_keys']} ignored (VAE, text "
+        f"encoder, unused tables) -> {keys['diffusers_keys']} diffusers tensors ({record['dtype']})",
+    ]
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
     for warning in record.get("warnings", []):
-        console.print(f"[yellow]warning[/yellow] {warning}", soft_wrap=True)
-    console.print(f"wrote {out}", soft_wrap=True, highlight=False)
+        console.print(f"[yellow]warning[/yellow] {escape(warning)}", soft_wrap=True, highlight=False)
+    console.print(f"wrote {out}", soft_wrap=True, highlight=False, markup=False)
