@@ -121,7 +121,9 @@ class RayExecutor:
 
     def _options(self, stage: Stage) -> dict[str, Any]:
         res = stage.resources
-        return {"num_cpus": res.cpus, "num_gpus": res.gpus}
+        # Ray's memory resource is logical: it keeps the scheduler from packing more model-holding
+        # workers onto a node than its RAM can take.
+        return {"num_cpus": res.cpus, "num_gpus": res.gpus, "memory": int(res.memory_gb * 2**30)}
 
     def run(self, stage: Stage, ctx: StageContext, batches: list[list[Task]]) -> Iterator[Finished]:
         if stage.scope == "all":
