@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from insvie import __version__
-from insvie.cli import build, convert_sat, edit, export, probe, status, synth, tiny_models
+from insvie.cli import build, convert_sat, edit, export, probe, status, synth, tiny_models, train
 
 app = typer.Typer(
     name="insvie",
@@ -38,6 +38,7 @@ app.command("status")(status.status)
 app.command("export")(export.export)
 app.command("edit")(edit.edit)
 app.command("convert-sat")(convert_sat.convert_sat)
+app.add_typer(train.app, name="train")
 app.command("synth")(synth.synth)
 app.command("probe")(probe.probe)
 app.command("tiny-models")(tiny_models.tiny_models)

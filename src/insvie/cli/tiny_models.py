@@ -61,6 +61,37 @@ def tiny_config(paper: dict, dest: Path, base_url: str) -> dict:
     return config
 
 
+def write_tiny_training(dest: Path) -> Path:
+    """A small SynthEdit set and a stage config that trains the tiny editor on it for a few steps.
+
+    Minutes on a CPU, for smoke-testing `insvie train` (and `insvie train cache`) end to end.
+    """
+    from insvie.synth import write_synth_dataset
+
+    write_synth_dataset(dest / "synth", 8, 0, size=(32, 48), num_frames=9, lossless=True)
+    config = {
+        "name": "tiny",
+        "model": str(dest / "editor"),
+        "output_dir": str(dest / "runs" / "tiny"),
+        "data": {
+            "manifest": str(dest / "synth"),
+            "options": {"num_frames": 9, "size": [32, 48]},
+            "cache_dir": str(dest / "cache" / "tiny"),
+        },
+        "finetune": "lora",
+        "lora": {"rank": 4, "alpha": 4},
+        "learning_rate": 1.0e-3,
+        "steps": 6,
+        "batch_size": 2,
+        "checkpoint_every": 3,
+    }
+    path = dest / "train-tiny.yaml"
+    path.write_text(
+        "# Trains the tiny editor on a tiny SynthEdit set (`insvie tiny-models`).\n" + yaml.safe_dump(config)
+    )
+    return path
+
+
 def tiny_models(
     dest: Annotated[Path, typer.Argument(help="Folder to write the checkpoints and tiny.yaml into.")],
     base_url: Annotated[
@@ -94,6 +125,8 @@ def tiny_models(
     config_path.write_text(
         header + yaml.safe_dump(tiny_config(recipe, dest.resolve(), base_url), sort_keys=False)
     )
+    train_path = write_tiny_training(dest.resolve())
     for name, folder in sorted(written.items()):
         console.print(f"{name:>18}  {folder}")
     console.print(f"config: {config_path}  (insvie build OUT -c {config_path} -i VIDEOS)")
+    console.print(f"training: {train_path}  (insvie train -c {train_path})")

@@ -1,0 +1,87 @@
+"""``insvie train`` and ``insvie train cache`` as a user runs them, on the tiny editor and SynthEdit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytest.importorskip("peft")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "insvie", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dest = tmp_path_factory.mktemp("tiny")
+    result = run_cli("tiny-models", str(dest))
+    assert result.returncode == 0, result.stderr
+    return dest
+
+
+def test_train_then_rerun_resumes_and_a_second_stage_chains(tiny: Path):
+    config = tiny / "train-tiny.yaml"
+    first = run_cli("train", "-c", str(config))
+    assert first.returncode == 0, first.stderr
+    log = tiny / "runs" / "tiny" / "log.csv"
+    rows = log.read_text().splitlines()
+    assert rows[0] == "step,loss,lr" and len(rows) == 1 + 6
+    again = run_cli("train", "-c", str(config))
+    assert again.returncode == 0, again.stderr
+    assert log.read_text().splitlines() == rows  # finished: nothing trained twice
+
+    # stage 2 starts from stage 1's weights and reads the latent cache built by `insvie train cache`
+    stage2 = yaml.safe_load(config.read_text())
+    del stage2["model"]
+    stage2.update(
+        name="second", init_from=str(tiny / "runs" / "tiny"), output_dir=str(tiny / "runs" / "second")
+    )
+    stage2["steps"] = 2
+    (tiny / "stage2.yaml").write_text(yaml.safe_dump(stage2))
+    cached = run_cli("train", "cache", "-c", str(tiny / "stage2.yaml"))
+    assert cached.returncode == 0, cached.stderr
+    assert "8 encoded, 0 already there" in cached.stderr
+    again = run_cli("train", "cache", "-c", str(tiny / "stage2.yaml"))
+    assert "0 encoded, 8 already there" in again.stderr
+    second = run_cli("train", "-c", str(tiny / "stage2.yaml"))
+    assert second.returncode == 0, second.stderr
+    assert (tiny / "runs" / "second" / "final" / "model_index.json").is_file()
+
+    edited = run_cli(
+        "edit",
+        "-m",
+        str(tiny / "runs" / "second" / "final"),
+        "-v",
+        str(tiny / "synth" / "source" / "synth-00000.mp4"),
+        "-p",
+        "make it red",
+        "-o",
+        str(tiny / "out.mp4"),
+        "--steps",
+        "2",
+        "--height",
+        "32",
+        "--width",
+        "48",
+        "--dtype",
+        "float32",
+    )
+    assert edited.returncode == 0, edited.stderr
+
+
+def test_bad_stage_config_names_the_key(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nmodel: m\noutput_dir: o\nsteps: 1\nlora: {rank: 0}\n")
+    result = run_cli("train", "-c", str(bad))
+    assert result.returncode == 2 and "lora.rank" in result.stderr
