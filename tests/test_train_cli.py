@@ -85,3 +85,22 @@ def test_bad_stage_config_names_the_key(tmp_path: Path):
     bad.write_text("name: x\nmodel: m\noutput_dir: o\nsteps: 1\nlora: {rank: 0}\n")
     result = run_cli("train", "-c", str(bad))
     assert result.returncode == 2 and "lora.rank" in result.stderr
+
+
+def test_validation_edits_are_written_every_n_steps(tiny: Path):
+    config = yaml.safe_load((tiny / "train-tiny.yaml").read_text())
+    config.update(name="validated", output_dir=str(tiny / "runs" / "validated"), steps=3, checkpoint_every=0)
+    config["validation"] = {
+        "every": 3,
+        "videos": [str(tiny / "synth" / "source" / "synth-00001.mp4")],
+        "prompts": ["make it black and white"],
+        "num_inference_steps": 2,
+        "num_frames": 5,
+        "height": 32,
+        "width": 48,
+    }
+    (tiny / "validated.yaml").write_text(yaml.safe_dump(config))
+    result = run_cli("train", "-c", str(tiny / "validated.yaml"))
+    assert result.returncode == 0, result.stderr
+    folder = tiny / "runs" / "validated" / "validation" / "step-00000003"
+    assert (folder / "000.mp4").is_file() and (folder / "grid.png").is_file()
