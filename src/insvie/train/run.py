@@ -47,15 +47,20 @@ def manifest_for(config: TrainStageConfig) -> Any:
 def dataset_for(config: TrainStageConfig) -> Any:
     """The training dataset: the latent cache when one exists for this config, else decoded pixels."""
     from insvie.train.cache import CachedTripletDataset
-    from insvie.train.data import TripletDataset
 
     cache = config.data.cache_dir
     if cache is not None and (cache / "index.json").is_file():
         return CachedTripletDataset(cache, seed=config.seed)
+    return pixel_dataset(config)
+
+
+def pixel_dataset(config: TrainStageConfig) -> Any:
+    """Decoded training items of the stage's manifest, shaped by ``data.options``."""
+    from insvie.train.data import TripletDataset
+
     options = dict(config.data.options)
-    for key in ("size",):
-        if key in options and options[key] is not None:
-            options[key] = tuple(options[key])
+    if options.get("size") is not None:
+        options["size"] = tuple(options["size"])  # YAML gives a list
     try:
         return TripletDataset(manifest_for(config), seed=config.seed, **options)
     except TypeError as exc:
@@ -68,15 +73,12 @@ def build_cache(config: TrainStageConfig) -> Any:
 
     from insvie.editor import InsViEEditPipeline
     from insvie.train.cache import build_latent_cache
-    from insvie.train.data import TripletDataset
 
     if config.data.cache_dir is None:
         raise ConfigError(f"stage {config.name!r}: set data.cache_dir to build a latent cache")
     pipe = InsViEEditPipeline.from_pretrained(config.start_weights(), dtype=torch.float32)
-    options = {k: tuple(v) if k == "size" and v is not None else v for k, v in config.data.options.items()}
-    dataset = TripletDataset(manifest_for(config), seed=config.seed, **options)
     return build_latent_cache(
-        dataset,
+        pixel_dataset(config),
         vae=pipe.vae,
         text_encoder=pipe.text_encoder,
         tokenizer=pipe.tokenizer,
