@@ -12,21 +12,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from insvie.media import fit_within
+
 
 def fit_size(height: int, width: int, max_side: int | None) -> tuple[int, int]:
     """(height, width) scaled down, keeping aspect, so the longer side is at most ``max_side``.
 
     ``None`` means no limit. Never enlarges; sides are at least 1.
     """
-    if max_side is None:
-        return height, width
-    if max_side < 1:
-        raise ValueError(f"max_side must be at least 1, got {max_side}")
-    longest = max(height, width)
-    if longest <= max_side:
-        return height, width
-    scale = max_side / longest
-    return max(1, round(height * scale)), max(1, round(width * scale))
+    return (height, width) if max_side is None else fit_within(height, width, max_side)
 
 
 def shrink(frame: np.ndarray, max_side: int | None, *, fast: bool = False) -> np.ndarray:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
+from insvie.backends.devices import resolve_device
 from insvie.errors import ConfigError
 
 DEFAULT_CLIP_MODEL = "openai/clip-vit-large-patch14"  # ViT-L/14, the model InstructPix2Pix filtered with
@@ -167,7 +168,7 @@ class ClipScorer:
         except ImportError as exc:
             raise ConfigError(f"the CLIP scorer needs: pip install 'insvie[{CLIP_EXTRA}]'") from exc
         self._torch = torch
-        device = self._pick_device(torch)
+        device = resolve_device(self.requested_device)
         dtype = self._pick_dtype(torch, device)
         options = {"revision": self.requested_revision}
         try:
@@ -197,19 +198,6 @@ class ClipScorer:
         self._image_processor = image_processor
         self._model = model
         return self
-
-    def _pick_device(self, torch: Any) -> str:
-        device = self.requested_device
-        if device != "auto":
-            if device.startswith("cuda") and not torch.cuda.is_available():
-                raise ConfigError(f"CLIP device {device!r}: torch sees no CUDA device here")
-            return device
-        if torch.cuda.is_available():
-            return "cuda"
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return "mps"
-        return "cpu"
 
     def _pick_dtype(self, torch: Any, device: str) -> Any:
         dtype = self.requested_dtype

@@ -23,9 +23,9 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from insvie.backends.devices import resolve_device
 from insvie.backends.image_edit.loading import (
     check_image,
-    resolve_device,
     resolve_dtype,
     resolve_revision,
     to_uint8,

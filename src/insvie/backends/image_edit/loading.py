@@ -20,22 +20,6 @@ DTYPES = ("float16", "bfloat16", "float32")
 _SHA = re.compile(r"[0-9a-f]{40}")
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` is CUDA when torch sees a GPU, else Apple's MPS, else the CPU; anything else is kept."""
-    import torch
-
-    if device != "auto":
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ConfigError(f"device {device!r}: torch sees no CUDA device here")
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
-
-
 def resolve_dtype(dtype: str | None, device: str) -> str:
     """The dtype to load in: bfloat16 on CUDA, float32 elsewhere (half precision is slow or broken on CPU)."""
     if dtype is None:

@@ -26,6 +26,7 @@ from PIL import Image
 from insvie.backends.chat import ChatError, ChatReply
 from insvie.backends.chat.reply import add_usage
 from insvie.backends.chat.structured import make_validator, response_format
+from insvie.backends.devices import resolve_device
 from insvie.backends.vlm.jsonreply import parse_json_reply
 from insvie.backends.vlm.messages import append_text, as_pil, flatten_text, to_conversation
 from insvie.errors import ConfigError
@@ -58,17 +59,6 @@ class Generation:
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
         }
-
-
-def _pick_device(torch: Any, device: str) -> str:
-    if device != "auto":
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
 
 
 def _pick_dtype(torch: Any, dtype: Any, device: str) -> Any:
@@ -147,7 +137,7 @@ class TransformersVLM:
         self._torch = torch
         self.name = str(model)
         self.source = _resolve_local(self.name, "VLM")
-        self.device = _pick_device(torch, device)
+        self.device = resolve_device(device)
         self.dtype = _pick_dtype(torch, dtype, self.device)
         self.max_new_tokens = max_new_tokens
         self.max_retries = max_retries

@@ -1,0 +1,25 @@
+"""Where a model-backed backend runs: one rule for every backend that loads torch weights."""
+
+from __future__ import annotations
+
+from insvie.errors import ConfigError
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` is CUDA when torch sees a GPU, else Apple's MPS, else the CPU; anything else is kept.
+
+    Asking for CUDA where torch sees none is a configuration error named now, not a failure deep in
+    the first forward pass.
+    """
+    import torch
+
+    if device != "auto":
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r}: torch sees no CUDA device here")
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
