@@ -40,3 +40,17 @@ def fake_openai():
 
     with FakeOpenAIServer() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Toy-sized torch ops run fastest on one thread, and far faster when another process shares the cores.
+
+    Modules of tiny-model tests use it with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``;
+    the previous thread count is restored after the module.
+    """
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -20,13 +20,7 @@ from insvie.media import probe, read_frames, write_video  # noqa: E402
 STEPS = 2
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Toy-sized ops run fastest on one thread, and far faster when another process shares the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _video(frames: int = 11, height: int = 40, width: int = 64, seed: int = 0) -> np.ndarray:

@@ -25,14 +25,7 @@ from insvie.editor.transformer import (  # noqa: E402
     parameter_count,
 )
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Toy-sized ops run fastest on one thread, and far faster when another process shares the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 VARIANTS = {

@@ -19,13 +19,7 @@ from insvie.train.cache import CachedTripletDataset, build_latent_cache, entry_k
 from insvie.train.data import TripletDataset, TripletManifest, collate  # noqa: E402
 from insvie.train.sampling import BucketBatchSampler  # noqa: E402
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
