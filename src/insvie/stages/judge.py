@@ -9,8 +9,9 @@ rejected candidates' too, with the judge's model name as the endpoint reported i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 from PIL import Image
@@ -44,6 +45,43 @@ def passes(scores: dict, config: JudgeConfig) -> bool:
     return all(scores[key] >= getattr(config, f"min_{key}") for key in SCORES)
 
 
+def judge_pairs(
+    chat: Any,
+    config: JudgeConfig,
+    instruction: str,
+    pairs: Sequence[tuple[dict, np.ndarray, np.ndarray, int]],
+) -> dict:
+    """Score (label, before, after, seed) image pairs against the guideline, concurrently but bounded.
+
+    Each pair is its own request, so a score never depends on what else was shown. Returns the
+    judgements (each label plus the scores and whether they clear the thresholds) and the judge's
+    provenance, with the model name the endpoint reported.
+    """
+    from insvie.backends.chat import image_part, text_part
+
+    prompt = JUDGE_GUIDELINE.format(instruction=instruction)
+
+    def score(pair: tuple[dict, np.ndarray, np.ndarray, int]) -> tuple[dict, str]:
+        label, before, after, seed = pair
+        content = [
+            text_part(prompt),
+            image_part(before, max_side=config.max_side),
+            image_part(after, max_side=config.max_side),
+        ]
+        reply = chat.complete_json(
+            [{"role": "user", "content": content}], JUDGE_SCHEMA, name="edit_judgement", seed=seed
+        )
+        return {**label, **reply.data, "passes": passes(reply.data, config)}, reply.model
+
+    with ThreadPoolExecutor(config.chat.concurrency) as pool:
+        results = list(pool.map(score, pairs))
+    served_by = results[-1][1] if results else None
+    return {
+        "judgements": [judgement for judgement, _ in results],
+        "judge": {**chat.describe(), "served_by": served_by},
+    }
+
+
 class Judge(Stage):
     name = "judge"
     consumes = "edit"
@@ -75,38 +113,27 @@ class Judge(Stage):
         return [self._judge(task) for task in batch]
 
     def _judge(self, task: Task) -> Outcome:
-        from insvie.backends.chat import image_part, text_part
-
         edit = task.inputs[self.edit_step]
         source = request_frame(task)
-        prompt = JUDGE_GUIDELINE.format(instruction=task.meta["instruction"])
-        seeds = [task.seed(f"judge:{index}") % (2**31) for index in range(len(edit["candidates"]))]
-
-        def score(index: int) -> tuple[dict, str]:
-            candidate = edit["candidates"][index]
-            image = np.asarray(Image.open(self.ctx.resolve(edit[candidate["file"]])).convert("RGB"))
-            content = [
-                text_part(prompt),
-                image_part(source, max_side=self.config.max_side),
-                image_part(image, max_side=self.config.max_side),
-            ]
-            reply = self.chat.complete_json(
-                [{"role": "user", "content": content}], JUDGE_SCHEMA, name="edit_judgement", seed=seeds[index]
-            )
-            return {"candidate": index, **reply.data, "passes": passes(reply.data, self.config)}, reply.model
-
-        # Candidates are judged independently, so they go out concurrently (bounded per worker).
         # Only candidates the CLIP pre-filter passed cost a judge request.
         indices = (
             task.inputs[self.prefilter_step]["passing"]
             if self.prefilter_step
             else range(len(edit["candidates"]))
         )
-        with ThreadPoolExecutor(self.config.chat.concurrency) as pool:
-            results = list(pool.map(score, indices))
-        judged = [judgement for judgement, _ in results]
-        served_by = results[-1][1] if results else None
-        output = {"judgements": judged, "judge": {**self.chat.describe(), "served_by": served_by}}
+        pairs = [
+            (
+                {"candidate": index},
+                source,
+                np.asarray(
+                    Image.open(self.ctx.resolve(edit[edit["candidates"][index]["file"]])).convert("RGB")
+                ),
+                task.seed(f"judge:{index}") % (2**31),
+            )
+            for index in indices
+        ]
+        output = judge_pairs(self.chat, self.config, task.meta["instruction"], pairs)
+        judged = output["judgements"]
         eligible = [j for j in judged if j["passes"]]
         if not eligible:
             return Outcome.rejected(task.item_id, "judge_rejected", output)
@@ -139,33 +166,18 @@ class VideoJudge(Stage):
         return [self._judge(task) for task in batch]
 
     def _judge(self, task: Task) -> Outcome:
-        from insvie.backends.chat import image_part, text_part
         from insvie.media import read_frames
 
         source = read_frames(self.ctx.resolve(task.meta["source_media"]))
         edited = read_frames(task.media)
         count = len(edited)
         picks = sorted({min(count - 1, round(p * (count - 1))) for p in self.config.video_positions})
-        prompt = JUDGE_GUIDELINE.format(instruction=task.meta["instruction"])
-
-        def score(frame: int) -> tuple[dict, str]:
-            content = [
-                text_part(prompt),
-                image_part(source[frame], max_side=self.config.max_side),
-                image_part(edited[frame], max_side=self.config.max_side),
-            ]
-            reply = self.chat.complete_json(
-                [{"role": "user", "content": content}],
-                JUDGE_SCHEMA,
-                name="edit_judgement",
-                seed=task.seed(f"video_judge:{frame}") % (2**31),
-            )
-            return {"frame": frame, **reply.data, "passes": passes(reply.data, self.config)}, reply.model
-
-        with ThreadPoolExecutor(self.config.chat.concurrency) as pool:
-            results = list(pool.map(score, picks))
-        judged = [judgement for judgement, _ in results]
-        output = {"judgements": judged, "judge": {**self.chat.describe(), "served_by": results[-1][1]}}
+        pairs = [
+            ({"frame": frame}, source[frame], edited[frame], task.seed(f"video_judge:{frame}") % (2**31))
+            for frame in picks
+        ]
+        output = judge_pairs(self.chat, self.config, task.meta["instruction"], pairs)
+        judged = output["judgements"]
         if all(j["passes"] for j in judged):
             return Outcome.done(task.item_id, output)
         return Outcome.rejected(task.item_id, "judge_rejected_video", output)
