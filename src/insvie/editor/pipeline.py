@@ -104,6 +104,26 @@ def _expand_prefix(
     return prefix
 
 
+def t5_embeddings(
+    text_encoder: Any, tokenizer: Any, prompts: list[str], max_sequence_length: int, device: Any = None
+) -> torch.Tensor:
+    """T5 embeddings (B, L, D) of prompts padded to ``max_sequence_length``; ids go to ``device``
+    (default: the encoder's).
+
+    One definition for the pipeline and the training latent cache, so cached embeddings are exactly
+    what the pipeline computes at edit time.
+    """
+    ids = tokenizer(
+        prompts,
+        padding="max_length",
+        max_length=max_sequence_length,
+        truncation=True,
+        add_special_tokens=True,
+        return_tensors="pt",
+    ).input_ids
+    return text_encoder(ids.to(device or next(text_encoder.parameters()).device))[0]
+
+
 class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
     """Edit a video by an instruction with the InsViE editor (see the module docstring)."""
 
@@ -194,15 +214,7 @@ class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
     def _t5_embeds(
         self, prompts: list[str], max_sequence_length: int, device: torch.device, dtype: torch.dtype
     ) -> torch.Tensor:
-        ids = self.tokenizer(
-            prompts,
-            padding="max_length",
-            max_length=max_sequence_length,
-            truncation=True,
-            add_special_tokens=True,
-            return_tensors="pt",
-        ).input_ids
-        embeds = self.text_encoder(ids.to(device))[0]
+        embeds = t5_embeddings(self.text_encoder, self.tokenizer, prompts, max_sequence_length, device)
         return embeds.to(device=device, dtype=dtype)
 
     def encode_prompt(

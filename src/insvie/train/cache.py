@@ -79,16 +79,9 @@ def encode_prompts(
     text_encoder: Any, tokenizer: Any, prompts: list[str], max_sequence_length: int
 ) -> torch.Tensor:
     """T5 embeddings (B, L, D), padded to ``max_sequence_length`` as the pipeline does."""
-    ids = tokenizer(
-        prompts,
-        padding="max_length",
-        max_length=max_sequence_length,
-        truncation=True,
-        add_special_tokens=True,
-        return_tensors="pt",
-    ).input_ids
-    device = next(text_encoder.parameters()).device
-    return text_encoder(ids.to(device))[0]
+    from insvie.editor.pipeline import t5_embeddings
+
+    return t5_embeddings(text_encoder, tokenizer, prompts, max_sequence_length)
 
 
 def build_latent_cache(
