@@ -20,3 +20,15 @@ spec="."
 [ -n "$extras" ] && spec=".[${extras}]"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec" 2>&1 \
   | grep -v -e "is ignored: it is neither a file nor a directory" || true
+# The app's browser tests drive Debian's chromium (Playwright's own browser download is never used).
+case ",$extras," in
+  *,test,*)
+    if [ ! -x /usr/bin/chromium ]; then
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/tmp/insvie-apt-chromium.log 2>&1 \
+          || echo "setup: installing chromium failed (see /tmp/insvie-apt-chromium.log); the browser tests will be skipped" >&2
+      else
+        echo "setup: /usr/bin/chromium is missing; install Debian's chromium (apt-get install chromium) to run the browser tests" >&2
+      fi
+    fi ;;
+esac
