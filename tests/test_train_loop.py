@@ -140,6 +140,45 @@ def test_resume_equals_uninterrupted(tiny_model, tmp_path):
         assert torch.allclose(value, state_b[key], atol=1e-6), key
 
 
+def test_gradient_checkpointing_changes_memory_not_results(tiny_model, tmp_path):
+    """Recomputing activations in the backward pass must give the same losses and weights."""
+    data = TinyTriplets(True, size=4)
+    plain = _config(tiny_model, tmp_path / "plain", steps=2)
+    checkpointed = _config(tiny_model, tmp_path / "ckpt", steps=2, gradient_checkpointing=True)
+    final_a = train(plain, data, accelerator=_accelerator())
+    final_b = train(checkpointed, data, accelerator=_accelerator())
+    losses_a = [r["loss"] for r in read_log(plain.output_dir)]
+    assert [r["loss"] for r in read_log(checkpointed.output_dir)] == pytest.approx(losses_a, abs=1e-6)
+    state_a, state_b = _transformer_state(final_a), _transformer_state(final_b)
+    for key, value in state_a.items():
+        assert torch.allclose(value, state_b[key], atol=1e-6), key
+
+
+def test_bf16_mixed_precision_trains(tiny_model, tmp_path):
+    """bf16 autocast (CPU here, GPU in real runs): finite losses near fp32's, fp32 master weights saved."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    data = TinyTriplets(True, size=4)
+    fp32 = _config(tiny_model, tmp_path / "fp32", steps=2)
+    bf16 = _config(tiny_model, tmp_path / "bf16", steps=2, mixed_precision="bf16")
+    train(fp32, data, accelerator=_accelerator())
+    AcceleratorState._reset_state(reset_partial_state=True)  # the process-wide state pins the precision
+    try:
+        final = train(bf16, data, accelerator=Accelerator(mixed_precision="bf16", cpu=True))
+    finally:
+        AcceleratorState._reset_state(reset_partial_state=True)
+    losses_fp32 = [r["loss"] for r in read_log(fp32.output_dir)]
+    losses_bf16 = [r["loss"] for r in read_log(bf16.output_dir)]
+    assert all(torch.isfinite(torch.tensor(losses_bf16)))
+    assert losses_bf16 != losses_fp32  # autocast really ran in bf16
+    assert losses_bf16 == pytest.approx(losses_fp32, rel=0.05)
+    state = _transformer_state(final)
+    assert all(v.dtype == torch.float32 for v in state.values())
+    changed = _transformer_state(tiny_model)["patch_embed.proj.weight"]
+    assert not torch.equal(changed, state["patch_embed.proj.weight"])
+
+
 def test_rank_sampler_splits_global_batches():
     ranks = [RankSampler(7, batch_size=2, rank=r, world=2, seed=3) for r in range(2)]
     firsts = [[i for _, i in zip(range(4), iter(s), strict=False)] for s in ranks]
