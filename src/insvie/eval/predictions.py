@@ -1,0 +1,174 @@
+"""Where each sample's edited video comes from: a folder of another tool's outputs, the benchmark's own
+``edited`` column, or the InsViE editor run now.
+
+Every source implements ``get(sample) -> Prediction`` and raises :class:`PredictionMissing` naming the
+sample and where it looked. A prediction may carry the frame indices of window seams (a long video
+edited window by window), read from a ``<name>.json`` sidecar ``{"seams": [...]}`` beside the video.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from insvie.errors import ConfigError, InsvieError
+from insvie.eval.sample import EvalSample
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v", ".gif")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class PredictionMissing(InsvieError):
+    """No edited video for a sample; the message names the sample and where it was looked for."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    path: Path
+    seams: tuple[int, ...] = ()
+
+
+class Predictions(Protocol):
+    def get(self, sample: EvalSample) -> Prediction: ...
+
+
+def file_stem(sample_id: str) -> str:
+    """A sample id as a safe file name (ids may hold slashes or spaces)."""
+    return _UNSAFE.sub("_", sample_id).strip("._") or "sample"
+
+
+def _with_seams(path: Path) -> Prediction:
+    sidecar = path.with_suffix(".json")
+    if not sidecar.is_file():
+        return Prediction(path)
+    try:
+        seams = json.loads(sidecar.read_text(encoding="utf-8")).get("seams", [])
+        return Prediction(path, tuple(int(s) for s in seams))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise PredictionMissing(f"{sidecar}: unreadable seams sidecar ({exc})") from exc
+
+
+class FolderPredictions:
+    """``DIR/<sample id>.<ext>`` (any video extension), else a file named like the sample's source."""
+
+    def __init__(self, folder: Path) -> None:
+        if not folder.is_dir():
+            raise ConfigError(f"predictions folder {folder}: no such folder")
+        self.folder = folder
+
+    def get(self, sample: EvalSample) -> Prediction:
+        stems = dict.fromkeys((sample.sample_id, file_stem(sample.sample_id), sample.source.stem))
+        candidates = [self.folder / f"{stem}{ext}" for stem in stems for ext in VIDEO_EXTENSIONS]
+        candidates.insert(0, self.folder / sample.source.name)
+        for path in candidates:
+            if path.is_file():
+                return _with_seams(path)
+        names = ", ".join(dict.fromkeys(f"{stem}.mp4" for stem in stems))
+        raise PredictionMissing(
+            f"sample {sample.sample_id}: no prediction in {self.folder} "
+            f"(looked for {names} and other video extensions, and {sample.source.name})"
+        )
+
+
+class ManifestPredictions:
+    """The benchmark's own ``edited`` column."""
+
+    def get(self, sample: EvalSample) -> Prediction:
+        if sample.edited is None:
+            raise PredictionMissing(
+                f"sample {sample.sample_id}: the benchmark names no edited video; "
+                "pass --predictions DIR or --model M"
+            )
+        return _with_seams(sample.edited)
+
+
+@dataclass(frozen=True)
+class EditorSettings:
+    """How the InsViE editor is run on each sample (the paper's defaults; see ``insvie edit``)."""
+
+    steps: int = 50
+    text_guidance: float = 7.5
+    video_guidance: float = 1.2
+    schedule: str = "constant"
+    seed: int = 0
+    fps: float = 8.0
+    height: int | None = None
+    width: int | None = None
+    dtype: str = "bfloat16"
+    device: str = "auto"
+
+
+class EditorPredictions:
+    """Runs the InsViE editor on each sample's source into ``folder/<id>.mp4``; existing outputs are kept.
+
+    A source longer than the model's frame count is edited in overlapping windows
+    (``edit_long_video``) and its seams written to the sidecar, for the seam metric. The pipeline loads
+    on the first sample that needs it, so a rerun over finished predictions loads nothing.
+    """
+
+    def __init__(self, model: str, folder: Path, settings: EditorSettings | None = None) -> None:
+        self.model = model
+        self.folder = folder
+        self.settings = settings or EditorSettings()
+        self._pipe: Any = None
+
+    def _load(self) -> Any:
+        if self._pipe is None:
+            import torch
+
+            from insvie.backends.devices import resolve_device
+            from insvie.editor import InsViEEditPipeline
+
+            dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+            if self.settings.dtype not in dtype:
+                raise ConfigError(f"editor dtype {self.settings.dtype!r}: choose from {', '.join(dtype)}")
+            try:
+                pipe = InsViEEditPipeline.from_pretrained(self.model, dtype=dtype[self.settings.dtype])
+            except (OSError, ValueError) as exc:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise ConfigError(f"editor {self.model}: cannot load it ({reason})") from exc
+            pipe.set_progress_bar_config(disable=True)
+            self._pipe = pipe.to(resolve_device(self.settings.device))
+        return self._pipe
+
+    def get(self, sample: EvalSample) -> Prediction:
+        path = self.folder / f"{file_stem(sample.sample_id)}.mp4"
+        if path.is_file():
+            return _with_seams(path)
+        import torch
+
+        from insvie.editor import edit_long_video, write_edit_video
+        from insvie.media import read_frames
+
+        s = self.settings
+        source = read_frames(sample.source, fps=s.fps)
+        pipe = self._load()
+        options = {
+            "height": s.height,
+            "width": s.width,
+            "num_inference_steps": s.steps,
+            "guidance_scale": s.text_guidance,
+            "video_guidance_scale": s.video_guidance,
+            "guidance_schedule": s.schedule,
+            "generator": torch.Generator("cpu").manual_seed(s.seed),
+        }
+        seams: list[int] = []
+        if len(source) > pipe.max_num_frames:
+            result = edit_long_video(pipe, source, sample.instruction, **options)
+            frames, seams = result.frames, result.seams
+        else:
+            frames = pipe(source, sample.instruction, **options).frames[0]
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.mp4")
+        try:
+            write_edit_video(frames, tmp, fps=s.fps)
+            if seams:
+                path.with_suffix(".json").write_text(json.dumps({"seams": seams}), encoding="utf-8")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return Prediction(path, tuple(seams))

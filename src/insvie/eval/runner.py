@@ -1,0 +1,166 @@
+"""Scoring a benchmark: each sample's videos decoded once, every metric run, one JSON line per sample.
+
+``OUT/scores.jsonl`` is appended (and flushed to disk) as each sample finishes, so a ``kill -9`` loses at
+most the sample in flight and a rerun skips what is there. A rerun with more metrics scores only the
+missing ones of each sample; a sample that could not be evaluated at all (missing or corrupt video, no
+prediction) is retried, since the cause may have been fixed. The last line of a sample wins.
+
+A sample that cannot be evaluated gets a row with its reason under ``errors["sample"]``; a metric that
+fails on one sample gets its reason under its own name; the run goes on. Configuration errors (a
+model that does not load) stop the run at once, since every sample would fail the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from insvie.errors import ConfigError, InsvieError
+from insvie.eval.frames import DecodeOptions, decode_sample
+from insvie.eval.metrics.base import MetricUnavailable
+from insvie.eval.predictions import Predictions
+from insvie.eval.sample import EvalSample, Metric, SampleFrames, SampleScores
+
+SCORES_FILE = "scores.jsonl"
+SAMPLE_ERROR = "sample"  # the errors key of a sample that could not be evaluated at all
+
+
+def read_scores(path: Path) -> dict[str, SampleScores]:
+    """The last row of every sample in a scores file; a torn last line (a crash mid-write) is ignored."""
+    rows: dict[str, SampleScores] = {}
+    if not path.is_file():
+        return rows
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = SampleScores(**json.loads(line))
+        except (ValueError, TypeError):
+            continue
+        rows[row.sample_id] = row
+    return rows
+
+
+def _ends_with_newline(path: Path) -> bool:
+    """Whether the file is empty or its last line is whole."""
+    with path.open("rb") as handle:
+        if handle.seek(0, os.SEEK_END) == 0:
+            return True
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
+
+
+def _covered(row: SampleScores, name: str) -> bool:
+    return name in row.errors or any(key.startswith(f"{name}.") for key in row.scores)
+
+
+def _check_names(metrics: Sequence[Metric]) -> None:
+    names = [metric.name for metric in metrics]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates or SAMPLE_ERROR in names:
+        raise ConfigError(f"metric names must be unique and not {SAMPLE_ERROR!r}: {names}")
+
+
+def _run_metric(metric: Metric, sample: EvalSample, frames: SampleFrames, row: SampleScores) -> None:
+    try:
+        values = metric.score(sample, frames)
+        meta = metric.meta()
+    except (ConfigError, KeyboardInterrupt):
+        raise
+    except MetricUnavailable as exc:
+        row.errors[metric.name] = str(exc)
+        return
+    except Exception as exc:  # one sample's failure must not end a long run; the reason is kept
+        row.errors[metric.name] = f"{type(exc).__name__}: {exc}"
+        return
+    bad = [key for key, value in values.items() if not math.isfinite(float(value))]
+    if bad or not values:
+        row.errors[metric.name] = f"non-finite score(s) {bad}" if bad else "no scores returned"
+        return
+    row.scores.update({f"{metric.name}.{key}": float(value) for key, value in values.items()})
+    row.meta[metric.name] = {key: str(value) for key, value in meta.items()}
+
+
+def score_sample(
+    sample: EvalSample,
+    metrics: Sequence[Metric],
+    predictions: Predictions,
+    decode: DecodeOptions,
+    previous: SampleScores | None = None,
+) -> SampleScores:
+    """One sample's row: ``previous``'s scores kept, the metrics it lacks run on freshly decoded frames."""
+    if previous is not None and SAMPLE_ERROR not in previous.errors:
+        row = SampleScores(**json.loads(json.dumps(asdict(previous))))
+    else:
+        row = SampleScores(sample.sample_id, sample.instruction, sample.category, str(sample.source), None)
+    todo = [metric for metric in metrics if not _covered(row, metric.name)]
+    if not todo:
+        return row
+    try:
+        prediction = predictions.get(sample)
+        row.edited = str(prediction.path)
+        seams = prediction.seams or tuple(int(s) for s in sample.extra.get("seams", ()))
+        frames = decode_sample(
+            sample.source,
+            prediction.path,
+            decode,
+            mask=sample.mask,
+            ground_truth=sample.ground_truth,
+            seams=seams,
+        )
+    except ConfigError:
+        raise
+    except (InsvieError, ValueError, OSError) as exc:
+        row.scores, row.meta = {}, {}
+        row.errors = {SAMPLE_ERROR: f"sample {sample.sample_id}: {exc}"}
+        return row
+    for metric in todo:
+        _run_metric(metric, sample, frames, row)
+    return row
+
+
+def evaluate(
+    samples: Sequence[EvalSample],
+    metrics: Sequence[Metric],
+    out_dir: Path,
+    predictions: Predictions,
+    *,
+    decode: DecodeOptions | None = None,
+    console: Console | None = None,
+) -> list[SampleScores]:
+    """Score every sample into ``out_dir/scores.jsonl`` (resuming it) and return the rows in sample order."""
+    _check_names(metrics)
+    decode = decode or DecodeOptions()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / SCORES_FILE
+    done = read_scores(path)
+    rows: list[SampleScores] = []
+    columns = (
+        TextColumn("eval {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with (
+        path.open("a", encoding="utf-8") as handle,
+        Progress(*columns, console=console, disable=console is None) as progress,
+    ):
+        if not _ends_with_newline(path):
+            handle.write("\n")  # end a line torn by a crash, so the next row starts clean
+        task = progress.add_task("", total=len(samples))
+        for sample in samples:
+            progress.update(task, description=sample.sample_id)
+            previous = done.get(sample.sample_id)
+            row = score_sample(sample, metrics, predictions, decode, previous)
+            if previous is None or asdict(row) != asdict(previous):
+                handle.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            rows.append(row)
+            progress.advance(task)
+    return rows

@@ -1,0 +1,124 @@
+"""The evaluation runner: decoding, per-sample errors, resuming after a crash, and editor predictions."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from insvie.eval.bench import read_benchmark
+from insvie.eval.frames import DecodeOptions, decode_sample
+from insvie.eval.metrics import PSNR_CAP, build_metrics
+from insvie.eval.predictions import EditorPredictions, EditorSettings, FolderPredictions, ManifestPredictions
+from insvie.eval.runner import SAMPLE_ERROR, SCORES_FILE, evaluate, read_scores
+from insvie.media import read_frames, write_video
+from insvie.synth import write_synth_dataset
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("bench") / "synth"
+    write_synth_dataset(folder, 4, 0, size=(32, 48), num_frames=9, lossless=True)
+    return folder
+
+
+@pytest.fixture
+def predictions(synth: Path, tmp_path: Path) -> Path:
+    """synth-00000: the exact edit; 00001: the source unchanged; 00002: missing; 00003: not a video."""
+    folder = tmp_path / "pred"
+    folder.mkdir()
+    shutil.copy(synth / "edited" / "synth-00000.mp4", folder / "synth-00000.mp4")
+    shutil.copy(synth / "source" / "synth-00001.mp4", folder / "synth-00001.mov")
+    (folder / "synth-00003.mp4").write_bytes(b"not a video at all")
+    return folder
+
+
+def test_decode_resizes_and_cuts_to_the_source(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    source = write_video(tmp_path / "s.mp4", rng.integers(0, 255, (9, 32, 48, 3), dtype=np.uint8), 8)
+    edited = write_video(tmp_path / "e.mp4", rng.integers(0, 255, (12, 64, 96, 3), dtype=np.uint8), 8)
+    from PIL import Image
+
+    mask = np.zeros((16, 24), np.uint8)
+    mask[:8] = 255
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    frames = decode_sample(source, edited, DecodeOptions(max_frames=7), mask=tmp_path / "m.png", seams=(3, 8))
+    assert frames.source.shape == frames.edited.shape == (7, 32, 48, 3)
+    assert frames.mask.shape == (7, 32, 48) and frames.mask[:, :16].all() and not frames.mask[:, 16:].any()
+    assert frames.seams == (3,)
+
+
+def test_scores_each_sample_and_records_bad_ones_by_name(
+    synth: Path, predictions: Path, tmp_path: Path
+) -> None:
+    samples = read_benchmark(synth)
+    rows = evaluate(
+        samples, build_metrics(["gt", "preserve", "motion"]), tmp_path / "r", FolderPredictions(predictions)
+    )
+    by_id = {row.sample_id: row for row in rows}
+    exact, identity = by_id["synth-00000"], by_id["synth-00001"]
+    assert exact.scores["gt.psnr"] == PSNR_CAP and exact.scores["gt.ssim"] == pytest.approx(1.0)
+    assert identity.scores["gt.psnr"] < 40 and identity.edited.endswith("synth-00001.mov")
+    assert identity.scores["preserve.psnr"] == PSNR_CAP or "preserve" in identity.errors
+    assert "no prediction" in by_id["synth-00002"].errors[SAMPLE_ERROR]
+    assert "synth-00002" in by_id["synth-00002"].errors[SAMPLE_ERROR]
+    assert by_id["synth-00003"].errors[SAMPLE_ERROR].startswith("sample synth-00003: ")
+    assert not by_id["synth-00003"].scores
+    assert len((tmp_path / "r" / SCORES_FILE).read_text().splitlines()) == 4
+
+
+def test_a_rerun_skips_finished_samples_and_adds_only_new_metrics(
+    synth: Path, predictions: Path, tmp_path: Path
+) -> None:
+    samples, out = read_benchmark(synth), tmp_path / "r"
+    first = evaluate(samples, build_metrics(["gt"]), out, FolderPredictions(predictions))
+    lines = (out / SCORES_FILE).read_text()
+    again = evaluate(samples, build_metrics(["gt"]), out, FolderPredictions(predictions))
+    assert (out / SCORES_FILE).read_text() == lines  # nothing rescored, nothing appended
+    assert [r.scores for r in again] == [r.scores for r in first]
+    more = evaluate(samples, build_metrics(["gt", "warp"]), out, FolderPredictions(predictions))
+    assert more[0].scores["gt.psnr"] == first[0].scores["gt.psnr"] and "warp.ratio" in more[0].scores
+    assert len((out / SCORES_FILE).read_text().splitlines()) == 6  # the two good samples gained warp
+
+
+def test_a_torn_last_line_loses_only_that_sample(synth: Path, predictions: Path, tmp_path: Path) -> None:
+    samples, out = read_benchmark(synth)[:2], tmp_path / "r"
+    evaluate(samples, build_metrics(["gt"]), out, FolderPredictions(predictions))
+    text = (out / SCORES_FILE).read_text().splitlines()
+    (out / SCORES_FILE).write_text(text[0] + "\n" + text[1][: len(text[1]) // 2])  # kill -9 mid-write
+    assert list(read_scores(out / SCORES_FILE)) == ["synth-00000"]
+    rows = evaluate(samples, build_metrics(["gt"]), out, FolderPredictions(predictions))
+    assert [row.sample_id for row in rows] == ["synth-00000", "synth-00001"]
+    assert set(read_scores(out / SCORES_FILE)) == {"synth-00000", "synth-00001"}
+
+
+def test_a_sample_without_prediction_names_the_fix(synth: Path, tmp_path: Path) -> None:
+    (row,) = evaluate(read_benchmark(synth)[:1], build_metrics(["gt"]), tmp_path, ManifestPredictions())
+    assert "--predictions DIR or --model M" in row.errors[SAMPLE_ERROR]
+
+
+def test_the_tiny_editor_predicts_and_long_videos_get_seams(tmp_path: Path) -> None:
+    from insvie.editor import build_tiny_editor_pipeline
+
+    editor = build_tiny_editor_pipeline(tmp_path / "editor")
+    bench = tmp_path / "synth"
+    write_synth_dataset(bench, 2, 1, size=(32, 48), num_frames=13, lossless=True)
+    samples = read_benchmark(bench)
+    settings = EditorSettings(steps=2, height=32, width=48, dtype="float32", device="cpu")
+    editor_predictions = EditorPredictions(str(editor), tmp_path / "out" / "predictions", settings)
+    rows = evaluate(samples, build_metrics(["gt", "seam"]), tmp_path / "out", editor_predictions)
+    for row in rows:
+        assert Path(row.edited).is_file() and "gt.psnr" in row.scores
+        assert row.scores["seam.count"] >= 1  # 13 frames in windows of the tiny model's 9
+        seams = json.loads(Path(row.edited).with_suffix(".json").read_text())["seams"]
+        assert len(read_frames(row.edited)) == 13 and seams
+    # A rerun reuses the predictions without loading the editor.
+    again = EditorPredictions(str(tmp_path / "no-editor-here"), tmp_path / "out" / "predictions", settings)
+    assert [r.scores for r in evaluate(samples, build_metrics(["gt", "seam"]), tmp_path / "out", again)] == [
+        r.scores for r in rows
+    ]
