@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from insvie import __version__
+from insvie.cli import app as app_cli
 from insvie.cli import build, convert_sat, edit, export, probe, status, synth, tiny_models, train
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ app.add_typer(train.app, name="train")
 app.command("synth")(synth.synth)
 app.command("probe")(probe.probe)
 app.command("tiny-models")(tiny_models.tiny_models)
+app.command("app")(app_cli.app)
 
 
 def main() -> None:
