@@ -10,7 +10,6 @@ kept candidate's numbers are added as ``<stage>.chosen.<name>``.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,7 +75,7 @@ _NOT_SCORES = frozenset({"seed", "chosen", "candidate", "settings", "num_frames"
 
 
 def flatten_scores(value: Any, prefix: str) -> dict[str, float]:
-    """Every finite measured number in a stage output under its dotted path.
+    """Every measured number in a stage output under its dotted path.
 
     Lists (candidates, judgements) are left out: they have their own table. Seeds, indices and
     editor settings are left out too, so the sort menu offers only what a person would rank by.
@@ -84,7 +83,7 @@ def flatten_scores(value: Any, prefix: str) -> dict[str, float]:
     if isinstance(value, bool) or prefix.rsplit(".", 1)[-1] in _NOT_SCORES:
         return {}
     if isinstance(value, int | float):
-        return {prefix: float(value)} if math.isfinite(value) else {}
+        return {prefix: float(value)}
     if isinstance(value, Mapping):
         scores: dict[str, float] = {}
         for key, sub in value.items():
@@ -112,7 +111,8 @@ def _chosen_scores(stage: str, output: Any) -> dict[str, float]:
     for _key, entries in _per_candidate(output):
         for position, entry in enumerate(entries):
             if _candidate_index(position, entry) == output["chosen"]:
-                scores.update(flatten_scores(entry, f"{stage}.chosen"))
+                for key, value in entry.items():
+                    scores.update(flatten_scores(value, f"{stage}.chosen.{key}"))
     return scores
 
 

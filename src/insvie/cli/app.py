@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from insvie.cli.console import console as make_console
 
@@ -55,7 +56,7 @@ def app(
     except ModuleNotFoundError as exc:
         if exc.name is None or not exc.name.startswith("gradio"):
             raise
-        console.print(f"[red]error[/red] {NO_GRADIO}")
+        console.print(f"[red]error[/red] {escape(NO_GRADIO)}")
         raise typer.Exit(code=2) from exc
     from insvie.app.limits import UploadLimits
 
