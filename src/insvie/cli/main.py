@@ -7,6 +7,7 @@ import typer
 from insvie import __version__
 from insvie.cli import app as app_cli
 from insvie.cli import build, convert_sat, edit, export, probe, status, synth, tiny_models, train
+from insvie.cli.eval import eval_command
 
 app = typer.Typer(
     name="insvie",
@@ -43,6 +44,7 @@ app.add_typer(train.app, name="train")
 app.command("synth")(synth.synth)
 app.command("probe")(probe.probe)
 app.command("tiny-models")(tiny_models.tiny_models)
+app.command("eval")(eval_command)
 app.command("app")(app_cli.app)
 
 

@@ -1,0 +1,135 @@
+"""``insvie eval`` end to end: a SynthEdit benchmark with predictions and tiny CLIP, the tiny editor,
+a built dataset, the calibration table, and clear refusals."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from insvie.cli.main import app
+from insvie.synth import write_synth_dataset
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, ["eval", *args])
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("bench") / "synth"
+    write_synth_dataset(folder, 3, 0, size=(32, 48), num_frames=9, lossless=True)
+    return folder
+
+
+def test_a_synthedit_benchmark_with_predictions_and_tiny_clip(synth: Path, tmp_path: Path) -> None:
+    from insvie.backends.clip import build_tiny_clip
+
+    clip = build_tiny_clip(tmp_path / "clip")
+    predictions = tmp_path / "pred"
+    predictions.mkdir()
+    shutil.copy(synth / "edited" / "synth-00000.mp4", predictions / "synth-00000.mp4")  # the exact edit
+    shutil.copy(synth / "source" / "synth-00001.mp4", predictions / "synth-00001.mp4")  # identity
+    out = tmp_path / "report"
+    args = ["--bench", str(synth), "--out", str(out), "--predictions", str(predictions)]
+    result = invoke(*args, "--metrics", "gt,preserve,motion,warp,clip_t,clip_f", "--clip-model", str(clip))
+    assert result.exit_code == 0, result.output
+    assert "gt.psnr" in result.output and "report.html" in result.output
+    assert "synth-00002" in result.output and "no prediction" in result.output  # named, run went on
+    assert {"scores.jsonl", "scores.json", "scores.csv", "report.html"} <= {p.name for p in out.iterdir()}
+    rows = {
+        json.loads(line)["sample_id"]: json.loads(line)
+        for line in (out / "scores.jsonl").read_text().splitlines()
+    }
+    assert rows["synth-00000"]["scores"]["gt.psnr"] == 100.0
+    assert rows["synth-00001"]["scores"]["gt.psnr"] < 40
+    assert rows["synth-00000"]["meta"]["clip_t"]["model"] == str(clip)
+    assert "synth-00000" in (out / "report.html").read_text()
+
+
+def test_a_model_run_writes_predictions_and_scores_them(synth: Path, tmp_path: Path) -> None:
+    from insvie.editor import build_tiny_editor_pipeline
+
+    editor = build_tiny_editor_pipeline(tmp_path / "editor")
+    out = tmp_path / "report"
+    result = invoke(
+        "--bench", str(synth), "--out", str(out), "--model", str(editor), "--metrics", "gt,warp",
+        "--steps", "2", "--height", "32", "--width", "48", "--dtype", "float32", "--device", "cpu",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "predictions").glob("*.mp4")) == [
+        f"synth-0000{i}.mp4" for i in range(3)
+    ]
+    scores = json.loads((out / "scores.json").read_text())
+    assert "gt.psnr" in json.dumps(scores)
+
+
+def _tiny_dataset(root: Path, clip: Path) -> None:
+    """A dataset as `insvie build` leaves it: two sources, three triplets judged by the refilter."""
+    from insvie.store import Dataset
+
+    with Dataset.open(root) as ds:
+        source = ds.put_file(clip)
+        metrics = {"motion_relative_epe": 0.1, "flicker_ratio": 1.0, "persistence": 0.9}
+        for index, (category, status, reason) in enumerate(
+            [("colour_grade", "done", None), ("style", "done", None), ("style", "rejected", "flicker")]
+        ):
+            item = f"clip{index}.e0.t"
+            meta = {"source_media": source, "instruction": f"edit {index}", "category": category}
+            ds.add_item(item, "triplet", media=source, meta=meta)
+            ds.record_result("refilter", item, "h1", status, output={"metrics": metrics}, reason=reason)
+            ds.record_result("propagate", item, "h0", "done")
+    steps = [{"name": "propagate", "config_hash": "h0"}, {"name": "refilter", "config_hash": "h1"}]
+    (root / "build.json").write_text(json.dumps({"steps": steps, "final_step": "refilter"}))
+
+
+def test_a_built_dataset_gets_its_funnel_and_quality_per_category(synth: Path, tmp_path: Path) -> None:
+    _tiny_dataset(tmp_path / "ds", synth / "source" / "synth-00000.mp4")
+    out = tmp_path / "report"
+    result = invoke("--dataset", str(tmp_path / "ds"), "--out", str(out), "--metrics", "warp")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "dataset.json").read_text())
+    assert summary["accepted"] == 2 and summary["triplets"] == 3
+    assert summary["categories"]["style"] == {"triplets": 2, "accepted": 1, "rejected": {"flicker": 1}}
+    assert [step["kept"] for step in summary["funnel"]] == [3, 2]
+    style = summary["quality"]["categories"]["style"]["scores"]
+    assert style["refilter.accepted"]["mean"] == 0.5
+    scored = {
+        row["sample_id"]: row for row in map(json.loads, (out / "scores.jsonl").read_text().splitlines())
+    }
+    assert set(scored) == {"clip0.e0.t", "clip1.e0.t"}  # only accepted triplets are re-scored
+    assert (out / "report.html").is_file()
+
+
+def test_the_calibration_table(tmp_path: Path) -> None:
+    out = tmp_path / "cal"
+    result = invoke(
+        "--calibration", "--out", str(out), "--seeds", "1", "--synth-size", "32x48", "--synth-frames", "9"
+    )
+    assert result.exit_code == 0, result.output
+    table = json.loads((out / "calibration.json").read_text())
+    checks = {check["check"]: check for check in table["checks"]}
+    assert {"motion_mismatch", "flicker", "edit_faded", "refilter"} <= set(checks)
+    assert set(checks["refilter"]["rejected"]) >= {"clean", "drift", "motion_mismatch"}
+    assert table["samples"]["clean"] == 1 and "targets met" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "exactly one of --bench, --dataset or --calibration"),
+        (["--bench", "B", "--predictions", "P", "--model", "M"], "--predictions or --model, not both"),
+        (["--bench", "B", "--metrics", "motion,bogus"], "unknown metric(s) bogus"),
+        (["--bench", "B", "--judge", "pairs"], "--judge needs --judge-model"),
+    ],
+)
+def test_refusals_name_the_fix(synth: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    args = [str(synth) if arg == "B" else str(tmp_path) if arg == "P" else arg for arg in args]
+    result = invoke("--out", str(tmp_path / "r"), *args)
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
