@@ -69,6 +69,30 @@ def test_a_model_run_writes_predictions_and_scores_them(synth: Path, tmp_path: P
     assert "gt.psnr" in json.dumps(scores)
 
 
+def test_a_vlm_judge_scores_every_sample_with_its_model_recorded(
+    synth: Path, tmp_path: Path, fake_openai
+) -> None:
+    reply = {
+        "rationale": "fine",
+        "instruction_compliance": 4,
+        "consistency_detail_fidelity": 3,
+        "visual_quality_stability": 5,
+    }
+    fake_openai.responder = lambda request: reply
+    predictions = tmp_path / "pred"
+    shutil.copytree(synth / "edited", predictions)
+    out = tmp_path / "report"
+    result = invoke(
+        "--bench", str(synth), "--out", str(out), "--predictions", str(predictions), "--metrics", "gt",
+        "--judge", "scores", "--judge-model", "judge-model", "--judge-base-url", fake_openai.base_url,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (out / "scores.jsonl").read_text().splitlines()]
+    assert [row["scores"]["judge_scores.overall"] for row in rows] == [4.0, 4.0, 4.0]
+    assert all(row["meta"]["judge_scores"]["model"] == "judge-model" for row in rows)
+    assert len(fake_openai.chat_requests) == 3 and any((out / "cache").rglob("*"))
+
+
 def _tiny_dataset(root: Path, clip: Path) -> None:
     """A dataset as `insvie build` leaves it: two sources, three triplets judged by the refilter."""
     from insvie.store import Dataset

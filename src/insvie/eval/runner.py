@@ -12,6 +12,7 @@ model that does not load) stop the run at once, since every sample would fail th
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -95,7 +96,7 @@ def score_sample(
 ) -> SampleScores:
     """One sample's row: ``previous``'s scores kept, the metrics it lacks run on freshly decoded frames."""
     if previous is not None and SAMPLE_ERROR not in previous.errors:
-        row = SampleScores(**json.loads(json.dumps(asdict(previous))))
+        row = copy.deepcopy(previous)
     else:
         row = SampleScores(sample.sample_id, sample.instruction, sample.category, str(sample.source), None)
     todo = [metric for metric in metrics if not _covered(row, metric.name)]
