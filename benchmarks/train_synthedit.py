@@ -453,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # 4. Evaluation.
         from insvie.editor.pipeline import InsViEEditPipeline
-        from insvie.train.loop import read_log
+        from insvie.train.tracking import read_log
 
         trained = InsViEEditPipeline.from_pretrained(run["final"])
         trained.set_progress_bar_config(disable=True)

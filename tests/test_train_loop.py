@@ -18,7 +18,8 @@ pytest.importorskip("peft")
 from torch.utils.data import Dataset  # noqa: E402
 
 from insvie.train.config import TrainStageConfig  # noqa: E402
-from insvie.train.loop import RankSampler, read_log, train  # noqa: E402
+from insvie.train.loop import RankSampler, train  # noqa: E402
+from insvie.train.tracking import read_log  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

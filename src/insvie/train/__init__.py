@@ -9,7 +9,7 @@ from insvie.train.config import load_train_config as load_train_config
 
 _LOOP_LAZY = {
     "train": "insvie.train.loop",
-    "read_log": "insvie.train.loop",
+    "read_log": "insvie.train.tracking",
     "editor_loss": "insvie.train.loss",
     "training_alphas_cumprod": "insvie.train.loss",
     "v_target": "insvie.train.loss",

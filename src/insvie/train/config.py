@@ -98,6 +98,7 @@ class TrainStageConfig(_Strict):
     checkpoints_total_limit: int | None = Field(None, ge=1)
     resume: Literal["auto", "never"] | Path = "auto"
     log_every: int = Field(1, ge=1)
+    trackers: list[Literal["tensorboard", "wandb"]] = Field(default_factory=lambda: ["tensorboard"])
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
 
     @model_validator(mode="after")

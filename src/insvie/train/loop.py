@@ -23,15 +23,15 @@ Data order: a permutation of the dataset per epoch, seeded by (seed, epoch), cut
 of ``batch_size x processes``, each process taking its slice; the position is the micro-batch count,
 so resume continues with exactly the batches an uninterrupted run would have seen.
 
-Outputs in ``output_dir``: ``log.csv`` (step, loss, lr; always), ``tensorboard/`` when TensorBoard is
-installed, ``checkpoints/step-N/``, ``validation/step-N/`` and ``final/`` (an ``InsViEEditPipeline``
-folder with the LoRA fused into the transformer), plus ``weights_rank<r>.sha256`` (digest of each
+Outputs in ``output_dir``: ``log.csv`` (step, loss, lr; always), ``tensorboard/`` and a W&B run when
+asked for and installed (:mod:`insvie.train.tracking`), ``checkpoints/step-N/``,
+``validation/step-N/`` and ``final/`` (an ``InsViEEditPipeline`` folder with the LoRA fused into the
+transformer), plus ``weights_rank<r>.sha256`` (digest of each
 process's trained weights, to check that ranks agree).
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 from collections.abc import Iterator
@@ -51,10 +51,10 @@ from insvie.train.checkpoint import (
 )
 from insvie.train.config import FINAL_DIRNAME, TrainStageConfig
 from insvie.train.loss import editor_loss
+from insvie.train.tracking import TrainLog
 
 log = logging.getLogger(__name__)
 
-LOG_FILENAME = "log.csv"
 _TENSOR_KEYS = ("source", "target", "source_latents", "target_latents", "prompt_embeds")
 
 
@@ -185,51 +185,6 @@ def _encode(batch: dict[str, Any], ctx: _Ctx) -> tuple[torch.Tensor, torch.Tenso
     return source, target, embeds
 
 
-# -- logging -------------------------------------------------------------------------------------
-
-
-class _Logger:
-    def __init__(self, output_dir: Path, resume_step: int, enabled: bool):
-        self.enabled = enabled
-        self.path = output_dir / LOG_FILENAME
-        self.tb = None
-        if not enabled:
-            return
-        rows: list[list[str]] = []
-        if resume_step and self.path.is_file():
-            with self.path.open(newline="") as handle:
-                rows = [r for r in list(csv.reader(handle))[1:] if r and int(r[0]) <= resume_step]
-        with self.path.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["step", "loss", "lr"])
-            writer.writerows(rows)
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.tb = SummaryWriter(str(output_dir / "tensorboard"))
-        except Exception:  # TensorBoard is optional
-            self.tb = None
-
-    def write(self, step: int, loss: float, lr: float) -> None:
-        if not self.enabled:
-            return
-        with self.path.open("a", newline="") as handle:
-            csv.writer(handle).writerow([step, repr(loss), repr(lr)])
-        if self.tb is not None:
-            self.tb.add_scalar("train/loss", loss, step)
-            self.tb.add_scalar("train/lr", lr, step)
-
-    def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
-
-
-def read_log(output_dir: Path) -> list[dict[str, float]]:
-    """The rows of ``log.csv`` as dicts of floats (step as an int-valued float)."""
-    with (Path(output_dir) / LOG_FILENAME).open(newline="") as handle:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
-
-
 # -- validation ----------------------------------------------------------------------------------
 
 
@@ -357,7 +312,14 @@ def train(
         scaling=float(pipe.vae.config.scaling_factor),
         text_length=int(transformer.config.max_text_seq_length),
     )
-    logger = _Logger(output_dir, step, acc.is_main_process)
+    logger = TrainLog(
+        output_dir,
+        step,
+        enabled=acc.is_main_process,
+        trackers=config.trackers,
+        run_name=config.name,
+        run_config=config.model_dump(mode="json"),
+    )
     sampler = RankSampler(
         len(dataset),  # type: ignore[arg-type]
         batch_size=config.batch_size,
