@@ -137,7 +137,9 @@ def test_rerun_is_served_from_the_cache(fake_openai, tmp_path: Path) -> None:
 def test_model_version_recorded_and_key_never_written(fake_openai, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret-123")
     fake_openai.responder = lambda request: FakeReply(
-        content=json.dumps(PAIR_REPLIES[request["seed"]]), model="gpt-4o-2024-11-20"
+        content=json.dumps(PAIR_REPLIES[request["seed"]]),
+        model="gpt-4o-2024-11-20",
+        system_fingerprint="fp_44709d6fcb",
     )
     metric = make_judge_metric("pairs", model="gpt-4o", base_url=fake_openai.base_url, cache_dir=tmp_path)
     assert metric.meta()["served_by"] == ""
@@ -149,7 +151,7 @@ def test_model_version_recorded_and_key_never_written(fake_openai, tmp_path: Pat
         "backend": "openai-compatible",
         "base_url": fake_openai.base_url,
         "model": "gpt-4o",
-        "served_by": "gpt-4o-2024-11-20",
+        "served_by": "gpt-4o-2024-11-20 (fp_44709d6fcb)",
     }
     assert all(r.headers["authorization"] == "Bearer sk-test-secret-123" for r in fake_openai.chat_requests)
     written = "".join(path.read_text(encoding="utf-8") for path in tmp_path.rglob("*.json"))

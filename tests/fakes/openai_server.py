@@ -40,6 +40,7 @@ class FakeReply:
     disconnect: bool = False
     model: str | None = None
     usage: dict[str, Any] | None = None
+    system_fingerprint: str | None = None
     finish_reason: str = "stop"
     refusal: str | None = None
     error_message: str = "scripted error"
@@ -164,7 +165,7 @@ class FakeOpenAIServer:
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         }
-        return {
+        body = {
             "id": f"chatcmpl-fake-{next(self._ids)}",
             "object": "chat.completion",
             "created": int(time.time()),
@@ -172,6 +173,9 @@ class FakeOpenAIServer:
             "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason}],
             "usage": usage,
         }
+        if reply.system_fingerprint is not None:
+            body["system_fingerprint"] = reply.system_fingerprint
+        return body
 
 
 def _as_reply(value: str | dict[str, Any] | FakeReply) -> FakeReply:

@@ -77,7 +77,9 @@ class _ChatJudge:
             [{"role": "user", "content": content}], schema, name=schema_name, seed=seed
         )
         with self._lock:
-            self._served.add(reply.model)
+            self._served.add(
+                f"{reply.model} ({reply.system_fingerprint})" if reply.system_fingerprint else reply.model
+            )
         return reply.data
 
     def meta(self) -> dict[str, str]:

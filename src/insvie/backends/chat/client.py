@@ -164,6 +164,7 @@ class ChatClient:
                 {
                     "request": {"base_url": self.base_url, "model": self.model, "name": name, "seed": seed},
                     "model": reply.model,
+                    "system_fingerprint": reply.system_fingerprint,
                     "data": reply.data,
                     "raw": reply.raw,
                     "usage": reply.usage,
@@ -214,6 +215,7 @@ class ChatClient:
             usage=dict(record.get("usage") or {}),
             attempts=0,
             cached=True,
+            system_fingerprint=record.get("system_fingerprint"),
         )
 
     def _send(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -298,7 +300,13 @@ class ChatClient:
                 usage=usage,
                 attempts=attempts,
                 cached=False,
+                system_fingerprint=_fingerprint(body),
             )
+
+
+def _fingerprint(body: dict[str, Any]) -> str | None:
+    value = body.get("system_fingerprint")
+    return str(value) if value else None
 
 
 def _feedback(previous: str, error: ChatError) -> list[dict[str, Any]]:

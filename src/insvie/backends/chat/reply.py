@@ -11,7 +11,8 @@ class ChatReply:
     """A reply whose ``data`` was parsed from the model's text and validated against the schema.
 
     ``model`` is the name the server reported (it may pin a dated version of the requested alias),
-    which is what provenance should record. ``usage`` sums the token counts of every attempt, failed
+    which is what provenance should record, with ``system_fingerprint`` (the backend configuration
+    OpenAI reports, when it does) beside it. ``usage`` sums the token counts of every attempt, failed
     ones included, because all of them were billed. ``attempts`` is the number of requests sent; a
     reply served from the cache has ``cached=True`` and ``attempts=0`` (it cost nothing this time)
     and keeps the usage recorded when it was first fetched.
@@ -23,6 +24,7 @@ class ChatReply:
     usage: dict[str, Any] = field(default_factory=dict)
     attempts: int = 1
     cached: bool = False
+    system_fingerprint: str | None = None
 
 
 def add_usage(total: dict[str, Any], more: Any) -> dict[str, Any]:
