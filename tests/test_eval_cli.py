@@ -150,6 +150,7 @@ def test_the_calibration_table(tmp_path: Path) -> None:
         (["--bench", "B", "--predictions", "P", "--model", "M"], "--predictions or --model, not both"),
         (["--bench", "B", "--metrics", "motion,bogus"], "unknown metric(s) bogus"),
         (["--bench", "B", "--judge", "pairs"], "--judge needs --judge-model"),
+        (["--dataset", "B", "--model", "M"], "--predictions and --model go with --bench"),
     ],
 )
 def test_refusals_name_the_fix(synth: Path, tmp_path: Path, args: list[str], message: str) -> None:

@@ -35,11 +35,12 @@ def _print_means(console: Console, rows: Sequence, title: str) -> None:
 
 
 def _metrics(
-    names: str, options, judge: str | None, judge_model: str | None, judge_url: str | None, out: Path
-):
+    names: str | None, options, judge: str | None, judge_model: str | None, judge_url: str | None, out: Path
+) -> list:
+    """The metrics named (none for None) plus the judge, if one is asked for."""
     from insvie.eval.metrics import build_metrics, parse_metric_names
 
-    metrics = build_metrics(parse_metric_names(names), options)
+    metrics = build_metrics(parse_metric_names(names), options) if names else []
     if judge is not None:
         from insvie.eval.judge_protocols import make_judge_metric
 
@@ -55,7 +56,10 @@ def _calibration(out: Path, seeds: int, size: str, frames: int, workers: int, co
     from insvie.eval.calibration import calibration_table, collect
     from insvie.stages.refilter import RefilterConfig
 
-    height, width = (int(side) for side in size.lower().split("x"))
+    try:
+        height, width = (int(side) for side in size.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--synth-size {size!r} is not HEIGHTxWIDTH, e.g. 240x360") from None
     with console.status(f"rendering and measuring {seeds} seeds of every SynthEdit kind"):
         samples = collect(seeds, size=(height, width), frames=frames, workers=workers)
     table = calibration_table(samples, RefilterConfig())
@@ -78,7 +82,7 @@ def _calibration(out: Path, seeds: int, size: str, frames: int, workers: int, co
     console.print(f"targets met: {table['targets_met']}; wrote {out / 'calibration.json'}")
 
 
-def _dataset(out: Path, dataset: Path, metric_names: str | None, options, decode, console: Console) -> list:
+def _dataset(out: Path, dataset: Path, scorers: list, decode, console: Console) -> list:
     from insvie.eval.dataset_report import dataset_samples, dataset_summary, read_build, triplet_rows
     from insvie.eval.predictions import ManifestPredictions
     from insvie.eval.runner import evaluate
@@ -88,10 +92,9 @@ def _dataset(out: Path, dataset: Path, metric_names: str | None, options, decode
         build = read_build(ds)
         rows = triplet_rows(ds, build["final_step"])
         summary = dataset_summary(ds, build, rows)
-        samples = dataset_samples(ds, build["final_step"]) if metric_names else []
+        samples = dataset_samples(ds, build["final_step"]) if scorers else []
     if samples:
-        scored = evaluate(samples, _metrics(metric_names, options, None, None, None, out), out,
-                          ManifestPredictions(), decode=decode, console=console)  # fmt: skip
+        scored = evaluate(samples, scorers, out, ManifestPredictions(), decode=decode, console=console)
         by_id = {row.sample_id: row for row in scored}
         for row in rows:
             extra = by_id.get(row.sample_id)
@@ -220,6 +223,8 @@ def eval_command(
     try:
         if len(modes) != 1:
             raise ConfigError("give exactly one of --bench, --dataset or --calibration")
+        if bench is None and (predictions is not None or model is not None):
+            raise ConfigError("--predictions and --model go with --bench (a dataset holds its own edits)")
         if calibration:
             _calibration(out, seeds, synth_size, synth_frames, workers, console)
             return
@@ -236,7 +241,8 @@ def eval_command(
         )
         decode = DecodeOptions(max_frames=max_frames, max_size=max_size, fps=fps)
         if dataset is not None:
-            rows = _dataset(out, dataset, metrics, options, decode, console)
+            scorers = _metrics(metrics, options, judge, judge_model, judge_base_url, out)
+            rows = _dataset(out, dataset, scorers, decode, console)
             written = write_report(rows, out, title=title or f"insvie dataset {dataset.name}")
         else:
             from insvie.eval.bench import read_benchmark

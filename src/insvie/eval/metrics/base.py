@@ -1,4 +1,4 @@
-"""What every metric shares: the way it declines a sample, and frame sampling.
+"""What every metric shares: the way it declines a sample, and the shape check of compared videos.
 
 A metric that cannot score a sample (no mask, no ground truth, no target caption) raises
 :class:`MetricUnavailable` with the reason; the runner records it under the metric's name in
@@ -14,13 +14,6 @@ from insvie.errors import InsvieError
 
 class MetricUnavailable(InsvieError):
     """This metric has nothing to measure on this sample; the message is the reason."""
-
-
-def evenly_spaced_indices(count: int, limit: int | None) -> np.ndarray:
-    """Up to ``limit`` frame indices spread over ``count`` frames, first and last included."""
-    if limit is None or count <= limit:
-        return np.arange(count)
-    return np.unique(np.linspace(0, count - 1, limit).round().astype(int))
 
 
 def check_pair(source: np.ndarray, other: np.ndarray, what: str) -> None:

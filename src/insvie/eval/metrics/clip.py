@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from insvie.backends.analysis.working import evenly_spaced
 from insvie.backends.clip import DEFAULT_CLIP_MODEL, ClipScorer
-from insvie.eval.metrics.base import MetricUnavailable, check_pair, evenly_spaced_indices
+from insvie.eval.metrics.base import MetricUnavailable, check_pair
 from insvie.eval.sample import EvalSample, SampleFrames
 
 DIRECTIONAL_FRAMES = 8
@@ -117,7 +118,7 @@ class ClipDirectionalMetric:
 
     name = "clip_dir"
 
-    def __init__(self, features: ClipFeatures, *, max_frames: int | None = DIRECTIONAL_FRAMES) -> None:
+    def __init__(self, features: ClipFeatures, *, max_frames: int = DIRECTIONAL_FRAMES) -> None:
         self.features = features
         self.max_frames = max_frames
 
@@ -130,7 +131,7 @@ class ClipDirectionalMetric:
             self.features.scorer.edit_scores(
                 frames.source[i], [frames.edited[i]], sample.source_caption, target
             )[0]["directional_similarity"]
-            for i in evenly_spaced_indices(len(frames.edited), self.max_frames)
+            for i in evenly_spaced(len(frames.edited), self.max_frames)
         ]
         return {"mean": float(np.mean(values))}
 
