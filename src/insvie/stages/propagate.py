@@ -1,35 +1,104 @@
 """propagate: the kept edited first frame is carried through its whole clip, making a triplet.
 
 ``flow_warp`` works for any editor (it only sees the edited frame); ``framewise`` re-applies a
-procedural operator to every frame, exact for the pointwise ones. The image-to-video propagation of
-the paper plugs in here as a further backend.
+procedural operator to every frame, exact for the pointwise ones; ``svd`` and ``wan`` are the paper's
+way: an image-to-video model inverts the clip and regenerates it from the edited frame
+(``backends/propagation/i2v``, settings under ``i2v``). Their per-window colour drift is kept in the
+result and the triplet's meta (``propagation_drift``), and ``i2v.max_drift`` rejects a drifting clip.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from PIL import Image
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from insvie.backends.propagation.flow_warp import FlowWarpConfig, propagate_flow_warp
 from insvie.backends.propagation.framewise import propagate_framewise
-from insvie.engine import Child, Outcome, Stage, StageConfig, StageContext, Task
+from insvie.engine import Child, Outcome, Resources, Stage, StageConfig, StageContext, Task
+from insvie.engine.stage import OPERATIONAL
 from insvie.media import read_frames, write_video
 from insvie.stages.frames import chosen_edit
 
 
+class I2VConfig(StageConfig):
+    """Image-to-video propagation (``backend: svd`` or ``wan``); defaults as ``I2VSettings``."""
+
+    model: Annotated[str | None, Field(description="Hub id or local folder of the diffusers pipeline.")] = (
+        None
+    )
+    revision: str | None = None
+    num_frames: Annotated[int, Field(ge=2, description="Frames per window; windows share one frame.")] = 25
+    height: Annotated[int, Field(ge=8, description="Working height (rounded to the model's grid).")] = 576
+    width: Annotated[int, Field(ge=8, description="Working width.")] = 1024
+    steps: Annotated[int, Field(ge=1)] = 25
+    feature_injection: Annotated[
+        float, Field(ge=0, le=1, description="Share of steps with source features.")
+    ] = 0.2
+    attention_injection: Annotated[
+        float, Field(ge=0, le=1, description="Share with source attention q/k.")
+    ] = 0.2
+    inject_blocks: Literal["up", "all"] = "up"
+    inversion_correction: bool = True
+    guidance: Annotated[float | None, Field(ge=1, description="None: the backend's (SVD 3.0, Wan 5.0).")] = (
+        None
+    )
+    min_guidance: Annotated[float, Field(ge=1, description="SVD: guidance at the first frame.")] = 1.0
+    fps: Annotated[int, Field(ge=1, description="SVD micro-conditioning.")] = 7
+    motion_bucket_id: Annotated[int, Field(ge=0)] = 127
+    noise_aug_strength: Annotated[float, Field(ge=0)] = 0.02
+    prompt: Annotated[str, Field(description="Wan: text prompt; empty by default.")] = ""
+    negative_prompt: str = ""
+    dtype: Annotated[str | None, Field(description="float16, bfloat16 or float32 (default: by device).")] = (
+        None
+    )
+    decode_chunk_size: Annotated[int | None, Field(ge=1, description="Frames per VAE decode (memory).")] = (
+        None
+    )
+    device: Annotated[str, Field(description="auto, cpu or cuda[:N].", json_schema_extra=OPERATIONAL)] = (
+        "auto"
+    )
+    cpu_offload: Annotated[
+        bool, Field(description="Model CPU offload (CUDA).", json_schema_extra=OPERATIONAL)
+    ] = False
+    gpus: Annotated[
+        float, Field(ge=0, description="GPUs per worker on Ray.", json_schema_extra=OPERATIONAL)
+    ] = 0.0
+    max_drift: Annotated[
+        float | None,
+        Field(gt=0, description="Reject when a window's colour drift (Lab levels) exceeds this."),
+    ] = None
+
+    def settings(self, seed: int) -> Any:
+        """The backend's ``I2VSettings`` (model required) with this item's seed."""
+        from insvie.backends.propagation.i2v import I2VSettings
+
+        fields = self.model_dump(exclude={"gpus", "max_drift"})
+        return I2VSettings(**fields, seed=seed)
+
+
 class PropagateConfig(StageConfig):
     backend: Annotated[
-        Literal["flow_warp", "framewise"],
-        Field(description="flow_warp: carry the edited frame along the source's flow; framewise: re-apply."),
+        Literal["flow_warp", "framewise", "svd", "wan"],
+        Field(
+            description="flow_warp: carry the edited frame along the source's flow; framewise: re-apply; "
+            "svd / wan: regenerate with an image-to-video model (settings under i2v)."
+        ),
     ] = "flow_warp"
     flow_size: Annotated[int, Field(ge=16, description="flow_warp: longer side of the flow resolution.")] = (
         360
     )
     reanchor_every: Annotated[int, Field(ge=0, description="flow_warp: frames between re-anchoring.")] = 8
     crf: Annotated[int, Field(ge=0, le=51, description="H.264 quality of edited videos.")] = 18
+    i2v: I2VConfig = I2VConfig()
+
+    @model_validator(mode="after")
+    def _model_for_i2v(self) -> PropagateConfig:
+        if self.backend in ("svd", "wan") and not self.i2v.model:
+            raise ValueError(f"the {self.backend} propagator needs i2v.model (a hub id or a local folder)")
+        return self
 
 
 def triplet_meta(task: Task, source_media: str | None, **extra: object) -> dict:
@@ -45,6 +114,17 @@ def triplet_meta(task: Task, source_media: str | None, **extra: object) -> dict:
         "request": task.item_id,
         **extra,
     }
+
+
+def propagate_i2v(
+    backend: str, config: I2VConfig, source: np.ndarray, edited_first: np.ndarray, seed: int
+) -> tuple[np.ndarray, list[float]]:
+    """The image-to-video propagation of one clip and the colour drift of each window (Lab levels)."""
+    from insvie.backends.propagation import get_propagator
+    from insvie.backends.propagation.i2v import window_drift
+
+    result = get_propagator(backend)(source, edited_first, config=config.settings(seed))
+    return result.video, window_drift(result.diagnostics)
 
 
 class Propagate(Stage):
@@ -66,6 +146,9 @@ class Propagate(Stage):
     ) -> None:
         super().__init__(config, name=name, consumes=consumes)
         self.choice_steps = choice_steps
+        if self.config.backend in ("svd", "wan"):
+            # The image-to-video model stays loaded in an actor between batches.
+            self.resources = Resources(cpus=1, gpus=self.config.i2v.gpus, memory_gb=16, actor=True)  # type: ignore[misc]
 
     def describe(self) -> dict:
         return {**super().describe(), "choice_steps": list(self.choice_steps)}
@@ -79,7 +162,15 @@ class Propagate(Stage):
         assert task.parent_media is not None, f"{task.item_id}: an edit request made from a clip"
         source = read_frames(task.parent_media)
         output: dict = {"backend": cfg.backend, "edited_frame": frame_path}
-        if cfg.backend == "framewise":
+        if cfg.backend in ("svd", "wan"):
+            frame = np.asarray(Image.open(self.ctx.resolve(frame_path)).convert("RGB"))
+            edited, drift = propagate_i2v(
+                cfg.backend, cfg.i2v, source, frame, task.seed("propagate") % (2**31)
+            )
+            output["window_drift"] = drift
+            if cfg.i2v.max_drift is not None and max(drift) > cfg.i2v.max_drift:
+                return Outcome.rejected(task.item_id, "drift", output)
+        elif cfg.backend == "framewise":
             operator = task.meta.get("operator")
             if operator is None:
                 raise ValueError(f"{task.item_id}: framewise propagation needs a procedural operator")
@@ -104,6 +195,7 @@ class Propagate(Stage):
             strength=choice.get("strength"),
             settings=choice.get("settings"),
             propagation=cfg.backend,
+            **({"propagation_drift": output["window_drift"]} if "window_drift" in output else {}),
         )
         return Outcome.done(
             task.item_id, output, children=[Child(f"{task.item_id}.t", "triplet", meta, media=file)]

@@ -3,7 +3,7 @@
 propagate_framewise(source, operator, strength, seed=0) -> video        # known procedural edit
 propagate_flow_warp(source, edited_first, config=None) -> FlowWarpResult  # unknown editor
 fit_colour_transfer(source_frame, edited_frame) -> ColourTransfer         # the global fallback map
-get_propagator(name) -> Propagator                                        # "framewise" / "flow_warp"
+get_propagator(name) -> Propagator     # "framewise" / "flow_warp" / "svd" / "wan" (image-to-video, .i2v)
 """
 
 from insvie.backends.propagation.colour_transfer import ColourTransfer, fit_colour_transfer

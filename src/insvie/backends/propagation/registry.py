@@ -1,8 +1,10 @@
 """Propagators by name, behind one call signature, so a pipeline stage can pick one from config.
 
-Both take the source video and the chosen edited first frame; ``framewise`` also needs the
+All take the source video and the chosen edited first frame; ``framewise`` also needs the
 procedural edit that made it (operator, strength, seed) and refuses to run without one, since it
-re-applies the edit rather than carrying the frame.
+re-applies the edit rather than carrying the frame. ``svd`` and ``wan`` regenerate the video with an
+image-to-video model (:mod:`.i2v`) and need ``config=I2VSettings(model=...)``; torch and diffusers
+are imported only when one of them runs.
 """
 
 from __future__ import annotations
@@ -50,7 +52,26 @@ def _framewise(
     return Propagation(video, [{"index": i} for i in range(len(video))])
 
 
-_PROPAGATORS: dict[str, Propagator] = {"flow_warp": _flow_warp, "framewise": _framewise}
+def _image_to_video(backend: str) -> Propagator:
+    def propagate(
+        source: np.ndarray, edited_first: np.ndarray, *, config: Any = None, **_: Any
+    ) -> Propagation:
+        from insvie.backends.propagation.i2v import I2VPropagator, I2VSettings, load_model
+
+        if not isinstance(config, I2VSettings):
+            raise ValueError(f"{backend} propagation needs config=I2VSettings(model=...), got {config!r}")
+        video, diagnostics = I2VPropagator(load_model(backend, config), config)(source, edited_first)
+        return Propagation(video, diagnostics)
+
+    return propagate
+
+
+_PROPAGATORS: dict[str, Propagator] = {
+    "flow_warp": _flow_warp,
+    "framewise": _framewise,
+    "svd": _image_to_video("svd"),
+    "wan": _image_to_video("wan"),
+}
 
 
 def list_propagators() -> list[str]:
