@@ -63,6 +63,15 @@ def describe(detail: TripletDetail) -> str:
     )
 
 
+def summary(catalog: Catalog) -> str:
+    accepted = sum(row.accepted for row in catalog.rows)
+    reviewed = sum(row.review is not None for row in catalog.rows)
+    return (
+        f"`{catalog.root}`: {len(catalog.rows)} triplets, {accepted} exported, {reviewed} reviewed; "
+        f"final step `{catalog.final_step}`"
+    )
+
+
 def dataset_tab(blocks: gr.Blocks, guard: MediaGuard, dataset: Path | None) -> None:
     """Lay out the tab inside the current ``gr.Tab`` and wire its events; ``dataset`` opens on page load."""
     catalog_state = gr.State(None)
@@ -75,7 +84,7 @@ def dataset_tab(blocks: gr.Blocks, guard: MediaGuard, dataset: Path | None) -> N
             elem_id="ds-folder",
         )
         open_button = gr.Button("Open", scale=1, elem_id="ds-open")
-    summary = gr.Markdown(elem_id="ds-summary")
+    summary_md = gr.Markdown(elem_id="ds-summary")
     with gr.Accordion("acceptance funnel", open=True):
         funnel = gr.HTML(elem_id="ds-funnel")
     with gr.Row():
@@ -112,7 +121,11 @@ def dataset_tab(blocks: gr.Blocks, guard: MediaGuard, dataset: Path | None) -> N
             )
             candidates = gr.Dataframe(interactive=False, label="candidates", elem_id="ds-candidate-table")
     stages = gr.Dataframe(
-        interactive=False, wrap=True, label="every stage along the lineage", elem_id="ds-stages"
+        interactive=False,
+        wrap=True,
+        column_widths=["12%", "8%", "16%", "64%"],
+        label="every stage along the lineage",
+        elem_id="ds-stages",
     )
 
     def open_folder(path: str) -> tuple[Any, ...]:
@@ -122,17 +135,11 @@ def dataset_tab(blocks: gr.Blocks, guard: MediaGuard, dataset: Path | None) -> N
             catalog = Catalog.open(path.strip())
         except InsvieError as exc:
             raise gr.Error(str(exc)) from exc
-        accepted = sum(row.accepted for row in catalog.rows)
-        reviewed = sum(row.review is not None for row in catalog.rows)
         names = catalog.score_names
         default = DEFAULT_SORT if DEFAULT_SORT in names else None
-        note = (
-            f"`{catalog.root}`: {len(catalog.rows)} triplets, {accepted} exported, {reviewed} reviewed; "
-            f"final step `{catalog.final_step}`"
-        )
         return (
             catalog,
-            note,
+            summary(catalog),
             funnel_html(catalog.funnels),
             gr.update(choices=[ALL, *catalog.categories], value=ALL),
             gr.update(choices=names, value=default),
@@ -198,7 +205,7 @@ def dataset_tab(blocks: gr.Blocks, guard: MediaGuard, dataset: Path | None) -> N
         except InsvieError as exc:
             raise gr.Error(str(exc)) from exc
         note = f"saved: **{review.verdict}**" + (f" ({review.reason})" if review.reason else "")
-        return fresh, note + f" for `{item_id}`"
+        return fresh, note + f" for `{item_id}`", summary(fresh)
 
     filters = [catalog_state, category, status, sort_by, descending, triplet]
     listing = [rows, ids_state, triplet]
@@ -213,7 +220,7 @@ def dataset_tab(blocks: gr.Blocks, guard: MediaGuard, dataset: Path | None) -> N
         reason,
     ]
 
-    opening = [catalog_state, summary, funnel, category, sort_by]
+    opening = [catalog_state, summary_md, funnel, category, sort_by]
     for trigger in (open_button.click, folder.submit, *((blocks.load,) if dataset else ())):
         trigger(open_folder, inputs=folder, outputs=opening).then(refresh, inputs=filters, outputs=listing)
     for control in (category, status, sort_by, descending):
@@ -225,7 +232,7 @@ def dataset_tab(blocks: gr.Blocks, guard: MediaGuard, dataset: Path | None) -> N
     save.click(
         store_review,
         inputs=[catalog_state, triplet, verdict, reason, reviewer],
-        outputs=[catalog_state, saved],
+        outputs=[catalog_state, saved, summary_md],
     ).then(refresh, inputs=filters, outputs=listing).then(
         show, inputs=[catalog_state, triplet], outputs=detail_outputs
     )
