@@ -52,6 +52,31 @@ def test_a_synthedit_benchmark_with_predictions_and_tiny_clip(synth: Path, tmp_p
     assert "synth-00000" in (out / "report.html").read_text()
 
 
+def test_real_clips_in_a_generic_manifest_with_predictions_named_like_the_sources(
+    shared_media: Path, tmp_path: Path
+) -> None:
+    bench, predictions = tmp_path / "bench", tmp_path / "pred"
+    bench.mkdir()
+    predictions.mkdir()
+    for name in ("horse_gallop.mp4", "cat_grass.mp4"):
+        shutil.copy(shared_media / name, bench / name)
+    shutil.copy(shared_media / "horse_gallop.mp4", predictions / "horse_gallop.mp4")  # identity edit
+    shutil.copy(shared_media / "horse_gallop.mp4", predictions / "cat_grass.mp4")  # the wrong video
+    lines = [
+        {"id": "horse", "video": "horse_gallop.mp4", "instruction": "make the horse golden"},
+        {"id": "cat", "video": "cat_grass.mp4", "instruction": "make the grass snowy"},
+    ]
+    (bench / "benchmark.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = tmp_path / "report"
+    args = ["--bench", str(bench), "--out", str(out), "--predictions", str(predictions)]
+    result = invoke(*args, "--max-frames", "9", "--max-size", "96")
+    assert result.exit_code == 0, result.output
+    rows = {row["sample_id"]: row for row in map(json.loads, (out / "scores.jsonl").read_text().splitlines())}
+    assert rows["horse"]["scores"]["motion.epe"] == 0.0 and rows["horse"]["scores"]["warp.ratio"] == 1.0
+    assert rows["cat"]["scores"]["motion.relative_epe"] > 0.5  # another clip's motion entirely
+    assert rows["cat"]["errors"]["gt"] == "no ground-truth edit for this sample"
+
+
 def test_a_model_run_writes_predictions_and_scores_them(synth: Path, tmp_path: Path) -> None:
     from insvie.editor import build_tiny_editor_pipeline
 
