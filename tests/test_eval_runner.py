@@ -53,6 +53,49 @@ def test_decode_resizes_and_cuts_to_the_source(tmp_path: Path) -> None:
     assert frames.seams == (3,)
 
 
+def test_an_edit_of_another_aspect_is_compared_with_the_sources_centre_crop(tmp_path: Path) -> None:
+    source = np.zeros((5, 32, 64, 3), np.uint8)
+    source[:, :, 16:48] = 200  # the centre square is bright, the sides dark
+    mask = np.zeros((5, 32, 64, 3), np.uint8)
+    mask[:, :, :16] = 255  # only the left side may change
+    paths = [write_video(tmp_path / f"{n}.mp4", v, 8, lossless=True) for n, v in (("s", source), ("m", mask))]
+    edited = write_video(tmp_path / "e.mp4", np.full((5, 48, 48, 3), 200, np.uint8), 8, lossless=True)
+    frames = decode_sample(paths[0], edited, DecodeOptions(), mask=paths[1])
+    assert frames.source.shape == frames.edited.shape == (5, 32, 32, 3)
+    assert (frames.source == 200).all() and not frames.mask.any()
+
+
+class FlakyMetric:
+    """Fails on its first call (a judge endpoint timing out), then scores."""
+
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def score(self, sample, frames) -> dict[str, float]:
+        self.calls += 1
+        if self.calls == 1:
+            raise TimeoutError("endpoint did not answer")
+        return {"value": 1.0}
+
+    def meta(self) -> dict[str, str]:
+        return {}
+
+
+def test_a_failed_metric_is_retried_but_a_declined_one_is_not(
+    synth: Path, predictions: Path, tmp_path: Path
+) -> None:
+    samples, flaky = read_benchmark(synth)[:1], FlakyMetric()
+    (first,) = evaluate(samples, [flaky, *build_metrics(["seam"])], tmp_path, FolderPredictions(predictions))
+    assert first.errors == {
+        "flaky": "failed: TimeoutError: endpoint did not answer",
+        "seam": first.errors["seam"],
+    }
+    (again,) = evaluate(samples, [flaky, *build_metrics(["seam"])], tmp_path, FolderPredictions(predictions))
+    assert again.scores == {"flaky.value": 1.0} and list(again.errors) == ["seam"] and flaky.calls == 2
+
+
 def test_scores_each_sample_and_records_bad_ones_by_name(
     synth: Path, predictions: Path, tmp_path: Path
 ) -> None:

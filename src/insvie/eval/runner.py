@@ -3,7 +3,9 @@
 ``OUT/scores.jsonl`` is appended (and flushed to disk) as each sample finishes, so a ``kill -9`` loses at
 most the sample in flight and a rerun skips what is there. A rerun with more metrics scores only the
 missing ones of each sample; a sample that could not be evaluated at all (missing or corrupt video, no
-prediction) is retried, since the cause may have been fixed. The last line of a sample wins.
+prediction) and a metric that failed unexpectedly (a judge's endpoint timing out) are retried, since the
+cause may have been fixed or passed; a metric that declined a sample (no mask) is not. The last line of
+a sample wins.
 
 A sample that cannot be evaluated gets a row with its reason under ``errors["sample"]``; a metric that
 fails on one sample gets its reason under its own name; the run goes on. Configuration errors (a
@@ -31,6 +33,7 @@ from insvie.eval.sample import EvalSample, Metric, SampleFrames, SampleScores
 
 SCORES_FILE = "scores.jsonl"
 SAMPLE_ERROR = "sample"  # the errors key of a sample that could not be evaluated at all
+FAILED = "failed: "  # how a metric's unexpected failure starts; unlike a declined sample, it is retried
 
 
 def read_scores(path: Path) -> dict[str, SampleScores]:
@@ -57,7 +60,10 @@ def _ends_with_newline(path: Path) -> bool:
 
 
 def _covered(row: SampleScores, name: str) -> bool:
-    return name in row.errors or any(key.startswith(f"{name}.") for key in row.scores)
+    """Whether the row has ``name``'s scores or its reason for declining (a failure is tried again)."""
+    if name in row.errors:
+        return not row.errors[name].startswith(FAILED)
+    return any(key.startswith(f"{name}.") for key in row.scores)
 
 
 def _check_names(metrics: Sequence[Metric]) -> None:
@@ -77,12 +83,13 @@ def _run_metric(metric: Metric, sample: EvalSample, frames: SampleFrames, row: S
         row.errors[metric.name] = str(exc)
         return
     except Exception as exc:  # one sample's failure must not end a long run; the reason is kept
-        row.errors[metric.name] = f"{type(exc).__name__}: {exc}"
+        row.errors[metric.name] = f"{FAILED}{type(exc).__name__}: {exc}"
         return
     bad = [key for key, value in values.items() if not math.isfinite(float(value))]
     if bad or not values:
         row.errors[metric.name] = f"non-finite score(s) {bad}" if bad else "no scores returned"
         return
+    row.errors.pop(metric.name, None)
     row.scores.update({f"{metric.name}.{key}": float(value) for key, value in values.items()})
     row.meta[metric.name] = {key: str(value) for key, value in meta.items()}
 
