@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -85,6 +86,10 @@ class Running:
         shutil.rmtree(self.work_dir, ignore_errors=True)
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def launch(settings: AppSettings, *, block: bool = True, quiet: bool = False) -> Running:
     """Serve the app; with ``block`` wait until interrupted, else return at once (tests, notebooks).
 
@@ -104,7 +109,7 @@ def launch(settings: AppSettings, *, block: bool = True, quiet: bool = False) ->
             server_port=settings.port,
             share=False,
             prevent_thread_lock=True,
-            quiet=quiet,
+            quiet=True,  # Gradio's banner suggests share links; the line below is ours
             show_error=True,
             allowed_paths=[],
             blocked_paths=blocked,
@@ -118,7 +123,10 @@ def launch(settings: AppSettings, *, block: bool = True, quiet: bool = False) ->
         shutil.rmtree(work_dir, ignore_errors=True)
         raise
     running = Running(blocks, url, work_dir)
+    if not quiet:
+        print(f"insvie app: open {url} (Ctrl+C stops it)", file=sys.stderr, flush=True)
     if block:
+        signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop cleans up as Ctrl+C does
         try:
             blocks.block_thread()
         finally:
