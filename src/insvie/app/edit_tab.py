@@ -83,7 +83,10 @@ def edit_tab(editor: Editor | None, limits: UploadLimits, examples: list[Path]) 
             result = editor.edit(request, lambda done, total: progress((done, total), desc="denoising"))
         except (InsvieError, ValueError) as exc:  # the pipeline's argument checks raise ValueError
             raise gr.Error(str(exc)) from exc
-        note = f"edited {result.frames} frames in {result.seconds:.1f} s (seed {request.seed})"
+        note = (
+            f"edited the first {result.frames} frames (the model's length) in {result.seconds:.1f} s, "
+            f"seed {request.seed}"
+        )
         return str(result.path), str(result.path), note
 
     run.click(

@@ -88,7 +88,8 @@ class Editor:
             started = time.perf_counter()
             if self._pipe is None:
                 self._pipe = self._load()
-            source = read_frames(request.video, fps=request.fps)
+            # Only the model's frame count is edited; decoding more would only cost memory.
+            source = read_frames(request.video, fps=request.fps, end=self._pipe.max_num_frames)
 
             def step_end(_pipe: Any, step: int, _timestep: Any, tensors: dict) -> dict:
                 if on_step is not None:
