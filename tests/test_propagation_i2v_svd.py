@@ -26,7 +26,7 @@ pytest.importorskip("diffusers")
 from insvie.backends.propagation import get_propagator  # noqa: E402
 from insvie.backends.propagation.i2v import I2VPropagator, I2VSettings, load_model  # noqa: E402
 from insvie.backends.propagation.i2v.sampler import sample  # noqa: E402
-from insvie.backends.propagation.i2v.tiny import build_tiny_svd  # noqa: E402
+from insvie.backends.propagation.i2v.tiny import build_tiny_svd, panning_texture  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -42,19 +42,9 @@ def propagator(tiny_svd: Path) -> I2VPropagator:
     return I2VPropagator(load_model("svd", settings), settings)
 
 
-def _video(count: int = 4, size: int = 32, seed: int = 0) -> np.ndarray:
-    """A smooth random texture panning diagonally: frames with structure and motion."""
-    rng = np.random.default_rng(seed)
-    big = size + 2 * count
-    base = cv2.resize(
-        (rng.random((8, 8, 3)) * 255).astype(np.uint8), (big, big), interpolation=cv2.INTER_CUBIC
-    )
-    return np.stack([base[2 * i : 2 * i + size, 2 * i : 2 * i + size] for i in range(count)])
-
-
 def _errors(propagator: I2VPropagator, frames: np.ndarray, edited: np.ndarray) -> tuple[float, float]:
     """Relative latent error and mean grey-level error against the source's VAE round trip."""
-    latents = propagator.model.encode_video(frames)
+    latents = propagator.model.encodepanning_texture(frames)
     result = propagator.regenerate(frames, edited)
     relative = float((result.latents - latents).norm() / latents.norm())
     pixels = float(np.abs(result.frames.astype(np.float64) - propagator.model.decode(latents)).mean())
@@ -65,7 +55,7 @@ def test_plain_sampling_matches_the_diffusers_pipeline(propagator: I2VPropagator
     from PIL import Image
 
     model = propagator.model
-    image = _video()[0]
+    image = panning_texture()[0]
     noise = torch.randn(1, 4, 4, 16, 16, generator=torch.Generator().manual_seed(1))
     reference = model.pipe(
         Image.fromarray(image),
@@ -87,7 +77,7 @@ def test_plain_sampling_matches_the_diffusers_pipeline(propagator: I2VPropagator
 def test_an_unchanged_frame_with_full_injection_reproduces_the_source(
     propagator: I2VPropagator, guidance: float
 ) -> None:
-    frames = _video()
+    frames = panning_texture()
     full = propagator.with_settings(feature_injection=1.0, attention_injection=1.0, guidance=guidance)
     relative, pixels = _errors(full, frames, frames[0])
     assert relative < 1e-4
@@ -95,7 +85,7 @@ def test_an_unchanged_frame_with_full_injection_reproduces_the_source(
 
 
 def test_error_grows_as_injection_is_reduced(propagator: I2VPropagator) -> None:
-    frames = _video()
+    frames = panning_texture()
     errors = [
         _errors(
             propagator.with_settings(feature_injection=f, attention_injection=f, guidance=3.0),
@@ -110,7 +100,7 @@ def test_error_grows_as_injection_is_reduced(propagator: I2VPropagator) -> None:
 
 
 def test_without_correction_a_random_model_does_not_retrace_its_inversion(propagator: I2VPropagator) -> None:
-    frames = _video()
+    frames = panning_texture()
     naive = propagator.with_settings(
         feature_injection=1.0, attention_injection=1.0, inversion_correction=False
     )
@@ -121,7 +111,7 @@ def test_without_correction_a_random_model_does_not_retrace_its_inversion(propag
 
 def test_injection_pulls_an_edited_regeneration_toward_the_source(propagator: I2VPropagator) -> None:
     """With a changed first frame, more injection keeps more of the source (guided, default settings)."""
-    frames = _video()
+    frames = panning_texture()
     edited = np.clip(frames[0].astype(np.int16) + 60, 0, 255).astype(np.uint8)
     errors = {
         (blocks, f): _errors(
@@ -138,7 +128,7 @@ def test_injection_pulls_an_edited_regeneration_toward_the_source(propagator: I2
 
 
 def test_registry_output_has_the_source_shape_and_per_frame_diagnostics(tiny_svd: Path) -> None:
-    source = _video(5, 36)[:, :, :30]  # off the model grid: resized to 32x32 and back
+    source = panning_texture(5, 36)[:, :, :30]  # off the model grid: resized to 32x32 and back
     edited = cv2.GaussianBlur(source[0], (5, 5), 0)
     settings = I2VSettings(model=str(tiny_svd), num_frames=3, height=32, width=32, steps=2)
     result = get_propagator("svd")(source, edited, config=settings)
@@ -152,7 +142,7 @@ def test_registry_output_has_the_source_shape_and_per_frame_diagnostics(tiny_svd
 
 
 def test_memory_options(propagator: I2VPropagator) -> None:
-    frames = _video()
+    frames = panning_texture()
     whole = propagator.regenerate(frames, frames[0])
     chunked = propagator.with_settings(decode_chunk_size=1, cpu_offload=True).regenerate(frames, frames[0])
     assert chunked.frames.shape == whole.frames.shape
@@ -166,7 +156,7 @@ def test_bfloat16_weights_keep_a_float32_ode_state(tiny_svd: Path) -> None:
     settings = I2VSettings(model=str(tiny_svd), num_frames=4, height=32, width=32, steps=2, dtype="bfloat16")
     propagator = I2VPropagator(load_model("svd", settings), settings)
     assert propagator.model.dtype == torch.bfloat16
-    result = propagator.regenerate(_video(), _video()[0])
+    result = propagator.regenerate(panning_texture(), panning_texture()[0])
     assert result.latents.dtype == torch.float32 and result.frames.shape == (4, 32, 32, 3)
 
 
@@ -193,8 +183,8 @@ def test_propagate_stage_records_drift_and_rejects_beyond_the_limit(tiny_svd: Pa
     from insvie.stages.propagate import Propagate
 
     clip = tmp_path / "clip.mp4"
-    write_video(clip, _video(5), 8.0, crf=0)
-    Image.fromarray(np.ascontiguousarray(_video(5)[0, :, ::-1])).save(tmp_path / "edit.png")
+    write_video(clip, panning_texture(5), 8.0, crf=0)
+    Image.fromarray(np.ascontiguousarray(panning_texture(5)[0, :, ::-1])).save(tmp_path / "edit.png")
     task = Task(
         "e1",
         "edit",

@@ -2,9 +2,10 @@
 
 Hooks rather than attention processors: they sit on ``to_q``/``to_k`` projections and on resnet or
 transformer blocks, so any attention backend (SDPA, xformers, flash) and any offload hook keeps working.
-A recorded tensor of batch ``n`` replaces an output of batch ``k * n`` by repetition: the source pass is
-unguided (batch 1) while SVD's guided pass stacks unconditional and conditional halves, and both
-halves get the source's features, as in plug-and-play diffusion.
+A module may run several times per pass (Wan's guidance is two forward calls, conditional then
+unconditional): its outputs are recorded in call order and replayed in the same order. A recorded
+tensor of batch ``n`` replaces an output of batch ``k * n`` by repetition, so one recorded pass can
+serve a pass that stacks more samples.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ class FeatureInjector:
         if not features and not attention:
             raise ValueError("feature injection needs at least one module to hook")
         self._groups = {"features": list(features), "attention": list(attention)}
-        self._stored: dict[int, Any] = {}
+        self._stored: dict[int, list[Any]] = {}
+        self._replayed: dict[int, int] = {}
         self._mode = "off"
         self._active: set[str] = set()
         self._handles = [
@@ -32,14 +34,18 @@ class FeatureInjector:
 
     def _hook(self, group: str):
         def hook(module: Any, _inputs: Any, output: Any) -> Any:
+            key = id(module)
             if self._mode == "record":
-                self._stored[id(module)] = output.detach()
+                self._stored.setdefault(key, []).append(output.detach())
             elif self._mode == "inject" and group in self._active:
-                stored = self._stored.get(id(module))
-                if stored is None:
+                calls = self._stored.get(key, [])
+                call = self._replayed.get(key, 0)
+                if call >= len(calls):
                     raise RuntimeError(
-                        "feature injection: the source pass recorded nothing for a hooked module"
+                        "feature injection: the source pass recorded fewer calls of a hooked module"
                     )
+                self._replayed[key] = call + 1
+                stored = calls[call]
                 repeats, rest = divmod(output.shape[0], stored.shape[0])
                 if rest or stored.shape[1:] != output.shape[1:]:
                     raise RuntimeError(
@@ -70,6 +76,7 @@ class FeatureInjector:
     def injecting(self, *, features: bool, attention: bool) -> Iterator[None]:
         """Replace the chosen groups' outputs by the recorded ones inside the block."""
         self._mode = "inject"
+        self._replayed = {}
         self._active = {name for name, on in (("features", features), ("attention", attention)) if on}
         try:
             yield

@@ -32,7 +32,8 @@ def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class WindowResult:
-    """One window's decoded frames at the working size and its final latents (for measurements)."""
+    """One window's decoded frames at the working size and its final latents (for measurements; those
+    of the padded window when the model needed more frames)."""
 
     frames: np.ndarray
     latents: Any
@@ -57,7 +58,11 @@ class I2VPropagator:
     def regenerate(self, frames: np.ndarray, edited_first: np.ndarray) -> WindowResult:
         """One window: ``frames`` (uint8, working size) re-made from ``edited_first`` (same size)."""
         cfg, model = self.settings, self.model
-        count = len(frames)
+        wanted = len(frames)
+        multiple = getattr(model, "frame_multiple", 1)  # Wan: 4k+1 frames; pad with the last, crop after
+        count = -(-(wanted - 1) // multiple) * multiple + 1
+        if count > wanted:
+            frames = np.concatenate([frames, np.repeat(frames[-1:], count - wanted, axis=0)])
         schedule = model.schedule(cfg.steps)
         source_condition = model.condition(frames[0], count)
         edited_condition = model.condition(edited_first, count)
@@ -80,7 +85,7 @@ class I2VPropagator:
         finally:
             if injector is not None:
                 injector.remove()
-        return WindowResult(model.decode(latents), latents)
+        return WindowResult(model.decode(latents)[:wanted], latents)
 
     def __call__(
         self, source: np.ndarray, edited_first: np.ndarray

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from insvie.tiny._common import save, seeded
 
 
@@ -94,3 +97,79 @@ def build_tiny_svd(dest: str | Path, *, seed: int = 0) -> Path:
         feature_extractor=feature_extractor,
     )
     return save(pipe, dest)
+
+
+def build_tiny_wan_i2v(dest: str | Path, *, seed: int = 0) -> Path:
+    """Write a randomly initialised ``WanImageToVideoPipeline`` folder (Wan 2.1 I2V layout) to ``dest``.
+
+    Same structure as Wan2.1-I2V: a DiT over 36 channels (16 noisy latents + 4 first-frame mask + 16
+    first-frame video latents), CLIP image tokens through ``image_dim``, UMT5 text, the causal 3D VAE
+    (8x space, 4x time: 4k+1 frames) and a flow-matching Euler scheduler.
+    """
+    from diffusers import (
+        AutoencoderKLWan,
+        FlowMatchEulerDiscreteScheduler,
+        WanImageToVideoPipeline,
+        WanTransformer3DModel,
+    )
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    from insvie.tiny.tokenizer_builders import tiny_t5_tokenizer
+
+    tokenizer = tiny_t5_tokenizer(max_length=512)
+    with seeded(seed):
+        vae = AutoencoderKLWan(
+            base_dim=3,
+            z_dim=16,
+            dim_mult=[1, 1, 1, 1],
+            num_res_blocks=1,
+            temperal_downsample=[False, True, True],
+        ).eval()
+        text_encoder = UMT5EncoderModel(
+            UMT5Config(
+                vocab_size=len(tokenizer),
+                d_model=16,
+                d_kv=8,
+                d_ff=32,
+                num_layers=1,
+                num_heads=2,
+                relative_attention_num_buckets=8,
+                pad_token_id=0,
+                eos_token_id=1,
+            )
+        ).eval()
+        image_encoder, image_processor = _tiny_clip_vision(projection=False)
+        transformer = WanTransformer3DModel(
+            patch_size=(1, 2, 2),
+            num_attention_heads=2,
+            attention_head_dim=12,
+            in_channels=36,
+            out_channels=16,
+            text_dim=16,
+            freq_dim=32,
+            ffn_dim=32,
+            num_layers=4,
+            image_dim=16,
+            rope_max_seq_len=32,
+        ).eval()
+    scheduler = FlowMatchEulerDiscreteScheduler(shift=3.0)
+    pipe = WanImageToVideoPipeline(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        vae=vae,
+        scheduler=scheduler,
+        image_processor=image_processor,
+        image_encoder=image_encoder,
+        transformer=transformer,
+    )
+    return save(pipe, dest)
+
+
+def panning_texture(count: int = 4, size: int = 32, seed: int = 0) -> np.ndarray:
+    """A smooth random texture panning diagonally, (count, size, size, 3) uint8: the tiny models' clip,
+    with structure and motion at sizes where a real clip would be a few blurred pixels."""
+    rng = np.random.default_rng(seed)
+    big = size + 2 * count
+    texture = (rng.random((8, 8, 3)) * 255).astype(np.uint8)
+    base = cv2.resize(texture, (big, big), interpolation=cv2.INTER_CUBIC)
+    return np.stack([base[2 * i : 2 * i + size, 2 * i : 2 * i + size] for i in range(count)])
