@@ -44,7 +44,7 @@ def propagator(tiny_svd: Path) -> I2VPropagator:
 
 def _errors(propagator: I2VPropagator, frames: np.ndarray, edited: np.ndarray) -> tuple[float, float]:
     """Relative latent error and mean grey-level error against the source's VAE round trip."""
-    latents = propagator.model.encodepanning_texture(frames)
+    latents = propagator.model.encode_video(frames)
     result = propagator.regenerate(frames, edited)
     relative = float((result.latents - latents).norm() / latents.norm())
     pixels = float(np.abs(result.frames.astype(np.float64) - propagator.model.decode(latents)).mean())

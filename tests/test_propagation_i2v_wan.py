@@ -38,7 +38,7 @@ def propagator(tiny_wan: Path) -> I2VPropagator:
 
 
 def _error(propagator: I2VPropagator, frames: np.ndarray, edited: np.ndarray) -> float:
-    latents = propagator.model.encodepanning_texture(frames)
+    latents = propagator.model.encode_video(frames)
     return float((propagator.regenerate(frames, edited).latents - latents).norm() / latents.norm())
 
 
