@@ -12,7 +12,13 @@ import pytest
 from insvie.eval.bench import read_benchmark
 from insvie.eval.frames import DecodeOptions, decode_sample
 from insvie.eval.metrics import PSNR_CAP, build_metrics
-from insvie.eval.predictions import EditorPredictions, EditorSettings, FolderPredictions, ManifestPredictions
+from insvie.eval.predictions import (
+    EditorPredictions,
+    EditorSettings,
+    FolderPredictions,
+    ManifestPredictions,
+    PredictionMissing,
+)
 from insvie.eval.runner import SAMPLE_ERROR, SCORES_FILE, evaluate, read_scores
 from insvie.media import read_frames, write_video
 from insvie.synth import write_synth_dataset
@@ -127,6 +133,48 @@ def test_a_rerun_skips_finished_samples_and_adds_only_new_metrics(
     more = evaluate(samples, build_metrics(["gt", "warp"]), out, FolderPredictions(predictions))
     assert more[0].scores["gt.psnr"] == first[0].scores["gt.psnr"] and "warp.ratio" in more[0].scores
     assert len((out / SCORES_FILE).read_text().splitlines()) == 6  # the two good samples gained warp
+
+
+class ModelMetric:
+    """Scores with a named model, as a CLIP or judge metric does; records what served it."""
+
+    name = "model"
+
+    def __init__(self, model: str, served: str) -> None:
+        self.model, self.served, self.calls = model, served, 0
+
+    def score(self, sample, frames) -> dict[str, float]:
+        self.calls += 1
+        return {"value": float(len(self.model))}
+
+    def meta(self) -> dict[str, str]:
+        return {"model": self.model, "served_by": self.served}
+
+
+def test_a_metric_whose_model_changed_is_scored_again(synth: Path, predictions: Path, tmp_path: Path) -> None:
+    samples, folder = read_benchmark(synth)[:2], FolderPredictions(predictions)
+    evaluate(samples, [ModelMetric("clip-b", "v1"), *build_metrics(["gt"])], tmp_path, folder)
+    same = ModelMetric("clip-b", "v2")  # only the served version differs: nothing to redo
+    evaluate(samples, [same, *build_metrics(["gt"])], tmp_path, folder)
+    assert same.calls == 0
+    other = ModelMetric("clip-large", "v1")
+    rows = evaluate(samples, [other, *build_metrics(["gt"])], tmp_path, folder)
+    assert other.calls == 2
+    assert [r.scores["model.value"] for r in rows] == [10.0, 10.0]
+    assert all(r.meta["model"]["model"] == "clip-large" and "gt.psnr" in r.scores for r in rows)
+
+
+def test_predictions_in_a_folder_per_sample(synth: Path, tmp_path: Path) -> None:
+    """EditVerseBench writes results/<id>/generate.mp4; a folder of two unnamed videos is ambiguous."""
+    sample_a, sample_b = read_benchmark(synth)[:2]
+    for sample, names in ((sample_a, ("generate.mp4", "source.mp4")), (sample_b, ("a.mp4", "b.mp4"))):
+        (tmp_path / sample.sample_id).mkdir()
+        for name in names:
+            shutil.copy(sample.source, tmp_path / sample.sample_id / name)
+    folder = FolderPredictions(tmp_path)
+    assert folder.get(sample_a).path == tmp_path / sample_a.sample_id / "generate.mp4"
+    with pytest.raises(PredictionMissing, match="holds 2 videos"):
+        folder.get(sample_b)
 
 
 def test_a_torn_last_line_loses_only_that_sample(synth: Path, predictions: Path, tmp_path: Path) -> None:

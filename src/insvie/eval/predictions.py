@@ -52,8 +52,24 @@ def _with_seams(path: Path) -> Prediction:
         raise PredictionMissing(f"{sidecar}: unreadable seams sidecar ({exc})") from exc
 
 
+def _video_in(folder: Path, sample_id: str) -> Path | None:
+    """The edit in a per-sample folder: ``generate.<ext>``, else its only video."""
+    if not folder.is_dir():
+        return None
+    videos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+    named = [p for p in videos if p.stem == "generate"]
+    if len(named) == 1 or len(videos) == 1:
+        return (named or videos)[0]
+    if videos:
+        raise PredictionMissing(
+            f"sample {sample_id}: {folder} holds {len(videos)} videos, none named generate.*"
+        )
+    return None
+
+
 class FolderPredictions:
-    """``DIR/<sample id>.<ext>`` (any video extension), else a file named like the sample's source."""
+    """``DIR/<sample id>.<ext>`` (any video extension), else a file named like the sample's source, else
+    the one video in ``DIR/<sample id>/`` (EditVerseBench writes ``<id>/generate.mp4``)."""
 
     def __init__(self, folder: Path) -> None:
         if not folder.is_dir():
@@ -67,10 +83,15 @@ class FolderPredictions:
         for path in candidates:
             if path.is_file():
                 return _with_seams(path)
+        for stem in stems:  # a folder per sample, as EditVerseBench's results/<id>/generate.mp4
+            found = _video_in(self.folder / stem, sample.sample_id)
+            if found is not None:
+                return _with_seams(found)
         names = ", ".join(dict.fromkeys(f"{stem}.mp4" for stem in stems))
         raise PredictionMissing(
-            f"sample {sample.sample_id}: no prediction in {self.folder} "
-            f"(looked for {names} and other video extensions, and {sample.source.name})"
+            f"sample {sample.sample_id}: no prediction in {self.folder} (looked for {names} and other "
+            f"video extensions, {sample.source.name}, and a folder {file_stem(sample.sample_id)}/ "
+            "holding one video)"
         )
 
 

@@ -4,8 +4,10 @@
 most the sample in flight and a rerun skips what is there. A rerun with more metrics scores only the
 missing ones of each sample; a sample that could not be evaluated at all (missing or corrupt video, no
 prediction) and a metric that failed unexpectedly (a judge's endpoint timing out) are retried, since the
-cause may have been fixed or passed; a metric that declined a sample (no mask) is not. The last line of
-a sample wins.
+cause may have been fixed or passed; a metric that declined a sample (no mask) is not. A metric whose
+settings changed since (another model, revision or prompt version: its ``meta()`` differs from what the
+row recorded) is scored again, so a reused report folder never mixes two models under one name. The last
+line of a sample wins.
 
 A sample that cannot be evaluated gets a row with its reason under ``errors["sample"]``; a metric that
 fails on one sample gets its reason under its own name; the run goes on. Configuration errors (a
@@ -34,6 +36,9 @@ from insvie.eval.sample import EvalSample, Metric, SampleFrames, SampleScores
 SCORES_FILE = "scores.jsonl"
 SAMPLE_ERROR = "sample"  # the errors key of a sample that could not be evaluated at all
 FAILED = "failed: "  # how a metric's unexpected failure starts; unlike a declined sample, it is retried
+# meta keys that describe what answered rather than what was asked (a judge's served model version):
+# they may legitimately differ between rows of one run, so they never make a row stale
+_VOLATILE_META = frozenset({"served_by"})
 
 
 def read_scores(path: Path) -> dict[str, SampleScores]:
@@ -64,6 +69,29 @@ def _covered(row: SampleScores, name: str) -> bool:
     if name in row.errors:
         return not row.errors[name].startswith(FAILED)
     return any(key.startswith(f"{name}.") for key in row.scores)
+
+
+def _settings(metrics: Sequence[Metric]) -> dict[str, dict[str, str]]:
+    """Each metric's settings as its ``meta()`` states them before scoring, volatile keys left out."""
+    return {
+        metric.name: {
+            key: str(value)
+            for key, value in metric.meta().items()
+            if key not in _VOLATILE_META and str(value)
+        }
+        for metric in metrics
+    }
+
+
+def _drop_stale(row: SampleScores, settings: dict[str, dict[str, str]]) -> None:
+    """Forget the scores of every metric whose recorded settings differ from the current ones."""
+    for name, current in settings.items():
+        recorded = row.meta.get(name)
+        if recorded is None or all(recorded.get(key, value) == value for key, value in current.items()):
+            continue
+        row.scores = {key: value for key, value in row.scores.items() if not key.startswith(f"{name}.")}
+        row.meta.pop(name, None)
+        row.errors.pop(name, None)
 
 
 def _check_names(metrics: Sequence[Metric]) -> None:
@@ -100,10 +128,14 @@ def score_sample(
     predictions: Predictions,
     decode: DecodeOptions,
     previous: SampleScores | None = None,
+    settings: dict[str, dict[str, str]] | None = None,
 ) -> SampleScores:
-    """One sample's row: ``previous``'s scores kept, the metrics it lacks run on freshly decoded frames."""
+    """One sample's row: ``previous``'s scores kept (unless ``settings`` changed since), the metrics it
+    lacks run on freshly decoded frames."""
     if previous is not None and SAMPLE_ERROR not in previous.errors:
         row = copy.deepcopy(previous)
+        if settings:
+            _drop_stale(row, settings)
     else:
         row = SampleScores(sample.sample_id, sample.instruction, sample.category, str(sample.source), None)
     todo = [metric for metric in metrics if not _covered(row, metric.name)]
@@ -147,6 +179,7 @@ def evaluate(
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / SCORES_FILE
     done = read_scores(path)
+    settings = _settings(metrics) if done else {}
     rows: list[SampleScores] = []
     columns = (
         TextColumn("eval {task.description}"),
@@ -164,7 +197,7 @@ def evaluate(
         for sample in samples:
             progress.update(task, description=sample.sample_id)
             previous = done.get(sample.sample_id)
-            row = score_sample(sample, metrics, predictions, decode, previous)
+            row = score_sample(sample, metrics, predictions, decode, previous, settings)
             if previous is None or asdict(row) != asdict(previous):
                 handle.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
                 handle.flush()
