@@ -3,23 +3,27 @@
 InsViE adds video pairs made from edited images; the same eased camera path (pan, zoom, rotate,
 dolly) films both images, so the pair differs only by the edit, and the path keeps the changed region
 on screen. A configured share is held still: the static subset of the InsViE data.
+
+With ``motion: i2v`` the moving pairs get real motion instead: an image-to-video model animates the
+source image and the edited image is propagated through that video (``backends/propagation/i2v``,
+settings under ``i2v`` as for the propagate step); the static share stays static.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import cv2
 import numpy as np
 from PIL import Image
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from insvie.backends.camera import animate_pair, list_paths, random_path
-from insvie.engine import Child, Outcome, Stage, StageConfig, StageContext, Task
+from insvie.engine import Child, Outcome, Resources, Stage, StageConfig, StageContext, Task
 from insvie.media import read_image, write_video
 from insvie.stages.frames import chosen_edit
-from insvie.stages.propagate import triplet_meta
+from insvie.stages.propagate import I2VConfig, triplet_meta
 
 
 class AnimateConfig(StageConfig):
@@ -31,6 +35,31 @@ class AnimateConfig(StageConfig):
         tuple[str, ...] | None, Field(description="Camera paths to draw from (default: all moving ones).")
     ] = None
     crf: Annotated[int, Field(ge=0, le=51)] = 18
+    motion: Annotated[
+        Literal["camera", "i2v"],
+        Field(description="camera: a camera path films the still images; i2v: an image-to-video model."),
+    ] = "camera"
+    i2v_backend: Annotated[Literal["svd", "wan"], Field(description="motion i2v: which model.")] = "svd"
+    i2v: I2VConfig = I2VConfig()
+
+    @model_validator(mode="after")
+    def _model_for_i2v(self) -> AnimateConfig:
+        if self.motion == "i2v" and not self.i2v.model:
+            raise ValueError("motion 'i2v' needs i2v.model (a hub id or a local folder)")
+        return self
+
+
+def _i2v_pair(
+    backend: str, config: I2VConfig, source: np.ndarray, edited: np.ndarray, num_frames: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """Source and edited videos with the model's motion, and the propagation's per-window colour drift."""
+    from insvie.backends.propagation.i2v import I2VPropagator, load_model, window_drift
+    from insvie.backends.propagation.i2v.animate import animate_pair as animate_i2v
+
+    settings = config.settings(seed)
+    propagator = I2VPropagator(load_model(backend, settings), settings)
+    source_video, edited_video, diagnostics = animate_i2v(propagator, source, edited, num_frames)
+    return source_video, edited_video, window_drift(diagnostics)
 
 
 def _fit(image: np.ndarray, max_side: int) -> np.ndarray:
@@ -48,6 +77,14 @@ class Animate(Stage):
     consumes = "image_edit"
     config_class = AnimateConfig
     config: AnimateConfig
+
+    def __init__(
+        self, config: AnimateConfig | None = None, *, name: str | None = None, consumes: str | None = None
+    ) -> None:
+        super().__init__(config, name=name, consumes=consumes)
+        if self.config.motion == "i2v":
+            # The image-to-video model stays loaded in an actor between batches.
+            self.resources = Resources(cpus=1, gpus=self.config.i2v.gpus, memory_gb=16, actor=True)  # type: ignore[misc]
 
     def setup(self, ctx: StageContext) -> None:
         self.ctx = ctx
@@ -78,9 +115,19 @@ class Animate(Stage):
         path = random_path(
             rng, static_share=cfg.static_fraction, paths=list(cfg.paths) if cfg.paths else None
         )
-        src_video, edt_video, params = animate_pair(
-            source, edited, num_frames=cfg.num_frames, keep_in_view="changed", **path
-        )
+        extra: dict[str, Any] = {}
+        params: dict[str, Any]
+        if cfg.motion == "i2v" and path["path"] != "static":
+            seed = task.seed("animate_i2v") % (2**31)
+            src_video, edt_video, drift = _i2v_pair(
+                cfg.i2v_backend, cfg.i2v, source, edited, cfg.num_frames, seed
+            )
+            params = {"path": f"i2v:{cfg.i2v_backend}"}
+            extra["propagation_drift"] = drift
+        else:
+            src_video, edt_video, params = animate_pair(
+                source, edited, num_frames=cfg.num_frames, keep_in_view="changed", **path
+            )
         src_file, edt_file = self.ctx.new_file(".mp4"), self.ctx.new_file(".mp4")
         write_video(src_file, src_video, cfg.fps, crf=cfg.crf)
         write_video(edt_file, edt_video, cfg.fps, crf=cfg.crf)
@@ -92,6 +139,7 @@ class Animate(Stage):
             variant=0,
             static=path["path"] == "static",
             camera=camera,
+            **extra,
         )
         if task.kind == "pair":
             meta.update(

@@ -87,6 +87,22 @@ class I2VPropagator:
                 injector.remove()
         return WindowResult(model.decode(latents)[:wanted], latents)
 
+    def animate(self, image: np.ndarray, num_frames: int) -> np.ndarray:
+        """A video (num_frames, H, W, 3 uint8, the image's size) sampled from noise with ``image`` as its
+        first frame: plain image-to-video, seeded by ``settings.seed``, in one window."""
+        import torch
+
+        if num_frames < 2:
+            raise ValueError(f"animating needs at least 2 frames, got {num_frames}")
+        model, (height, width) = self.model, self.size
+        multiple = getattr(model, "frame_multiple", 1)
+        count = -(-(num_frames - 1) // multiple) * multiple + 1
+        first = resize_frames(image[None], height, width)[0]
+        generator = torch.Generator("cpu").manual_seed(self.settings.seed)
+        noise = model.initial_noise(count, height, width, generator)
+        latents = sample(model, noise, model.schedule(self.settings.steps), model.condition(first, count))
+        return resize_frames(model.decode(latents)[:num_frames], *image.shape[:2])
+
     def __call__(
         self, source: np.ndarray, edited_first: np.ndarray
     ) -> tuple[np.ndarray, list[dict[str, Any]]]:
