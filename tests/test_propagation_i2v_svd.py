@@ -203,6 +203,6 @@ def test_propagate_stage_records_drift_and_rejects_beyond_the_limit(tiny_svd: Pa
         (tmp_path / "tmp").mkdir(exist_ok=True)
         outcome = stage.process([task])[0]
         assert outcome.status == status
-        assert len(outcome.output["window_drift"]) == 2
+        assert len(outcome.output["window_drift"]) == 2 and "model_revision" in outcome.output
     with pytest.raises(Exception, match=r"i2v\.model"):
         parse_config({"propagate": {"backend": "svd"}})

@@ -127,6 +127,13 @@ def propagate_i2v(
     return result.video, window_drift(result.diagnostics)
 
 
+def _revision(config: I2VConfig) -> str | None:
+    """The commit the weights came from when it is known offline (provenance of the edited video)."""
+    from insvie.backends.image_edit.loading import resolve_revision
+
+    return resolve_revision(config.model or "", config.revision)
+
+
 class Propagate(Stage):
     name = "propagate"
     consumes = "edit"
@@ -168,6 +175,7 @@ class Propagate(Stage):
                 cfg.backend, cfg.i2v, source, frame, task.seed("propagate") % (2**31)
             )
             output["window_drift"] = drift
+            output["model_revision"] = _revision(cfg.i2v)
             if cfg.i2v.max_drift is not None and max(drift) > cfg.i2v.max_drift:
                 return Outcome.rejected(task.item_id, "drift", output)
         elif cfg.backend == "framewise":

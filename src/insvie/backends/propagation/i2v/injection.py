@@ -16,15 +16,21 @@ from typing import Any
 
 
 class FeatureInjector:
-    """Hooks on ``features`` (resnet/block modules) and ``attention`` (query and key projections)."""
+    """Hooks on ``features`` (resnet/block modules) and ``attention`` (query and key projections).
 
-    def __init__(self, features: Sequence[Any], attention: Sequence[Any]) -> None:
+    ``offload`` keeps recorded tensors in CPU memory between the two passes: SVD's decoder features
+    and self-attention q/k of one step are ~7 GB in float16 at 25x1024x576, too much beside the
+    model on a 24 GB GPU; the copies cost a few hundred milliseconds per injected step.
+    """
+
+    def __init__(self, features: Sequence[Any], attention: Sequence[Any], *, offload: bool = False) -> None:
         if not features and not attention:
             raise ValueError("feature injection needs at least one module to hook")
         self._groups = {"features": list(features), "attention": list(attention)}
         self._stored: dict[int, list[Any]] = {}
         self._replayed: dict[int, int] = {}
         self._mode = "off"
+        self._offload = offload
         self._active: set[str] = set()
         self._handles = [
             module.register_forward_hook(self._hook(group))
@@ -36,7 +42,9 @@ class FeatureInjector:
         def hook(module: Any, _inputs: Any, output: Any) -> Any:
             key = id(module)
             if self._mode == "record":
-                self._stored.setdefault(key, []).append(output.detach())
+                self._stored.setdefault(key, []).append(
+                    output.detach().to("cpu") if self._offload else output.detach()
+                )
             elif self._mode == "inject" and group in self._active:
                 calls = self._stored.get(key, [])
                 call = self._replayed.get(key, 0)
@@ -52,7 +60,8 @@ class FeatureInjector:
                         f"feature injection: source features {tuple(stored.shape)} "
                         f"do not fit {tuple(output.shape)}"
                     )
-                return stored.repeat(repeats, *([1] * (stored.ndim - 1))).to(output.dtype)
+                stored = stored.to(output.device, output.dtype)
+                return stored.repeat(repeats, *([1] * (stored.ndim - 1)))
             return None
 
         return hook

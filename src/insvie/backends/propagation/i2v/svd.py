@@ -233,4 +233,4 @@ class SvdModel:
                     features.append(module)
             elif name.endswith(".attn1") and (blocks == "all" or in_up):
                 attention += [module.to_q, module.to_k]
-        return FeatureInjector(features, attention)
+        return FeatureInjector(features, attention, offload=self.settings.cpu_offload)

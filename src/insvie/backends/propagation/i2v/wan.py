@@ -235,9 +235,7 @@ class WanModel:
         of the second half of the blocks, the DiT counterpart of plug-and-play's decoder layers;
         ``all``: every block's output and self-attention."""
         layers = list(self.pipe.transformer.blocks)
-        if blocks == "all":
-            return FeatureInjector(layers, [p for b in layers for p in (b.attn1.to_q, b.attn1.to_k)])
         half = len(layers) // 2
-        return FeatureInjector(
-            [layers[half]], [p for b in layers[half:] for p in (b.attn1.to_q, b.attn1.to_k)]
-        )
+        features, attended = (layers, layers) if blocks == "all" else ([layers[half]], layers[half:])
+        attention = [p for block in attended for p in (block.attn1.to_q, block.attn1.to_k)]
+        return FeatureInjector(features, attention, offload=self.settings.cpu_offload)
