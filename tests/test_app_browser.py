@@ -208,6 +208,12 @@ def test_a_triplet_is_shown_and_a_review_is_stored(browser, files: dict[str, Pat
     page.locator("#ds-about").get_by_text(item.meta["instruction"]).wait_for()
     assert page.locator("#ds-candidates img").count() == 3  # the whole sweep, rejected candidates too
     assert page.locator("#ds-funnel [data-step='refilter']").count() == 1
+    page.locator("#ds-next").click()
+    page.wait_for_function(f"document.querySelector('#ds-triplet input').value !== {shown!r}")
+    cells = page.locator("#ds-table [role=gridcell]:visible")
+    cells.filter(has_text=item.meta["instruction"]).first.click()  # its row in the table
+    page.wait_for_function(f"document.querySelector('#ds-triplet input').value === {shown!r}")
+    page.locator("#ds-about").get_by_text(item.meta["instruction"]).wait_for()
     page.locator("#ds-verdict").get_by_text("reject").click()
     page.locator("#ds-reason textarea").fill("the sepia bleeds into the sky")
     page.locator("#ds-save").click()

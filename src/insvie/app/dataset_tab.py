@@ -109,7 +109,10 @@ def dataset_tab(blocks: gr.Blocks, guard: MediaGuard, dataset: Path | None) -> N
         edited_video = gr.Video(label="edited", interactive=False, elem_id="ds-edited")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            gr.Markdown("**review**: your verdict overrides the filters in `insvie export`")
+            gr.Markdown(
+                "**review**: `insvie export` leaves out what you reject (accepting does not bring back "
+                "a triplet the filters rejected)"
+            )
             verdict = gr.Radio(["accept", "reject"], label="verdict", elem_id="ds-verdict")
             reason = gr.Textbox(label="reason (optional)", elem_id="ds-reason")
             reviewer = gr.Textbox(label="reviewer (optional)", elem_id="ds-reviewer")
@@ -147,7 +150,7 @@ def dataset_tab(blocks: gr.Blocks, guard: MediaGuard, dataset: Path | None) -> N
 
     def refresh(
         catalog: Catalog | None, cat: str, shown: str, key: str | None, desc: bool, current: str | None
-    ):
+    ) -> tuple[Any, ...]:
         if catalog is None:
             return pd.DataFrame(columns=TABLE_COLUMNS), [], gr.update(choices=[], value=None)
         selected = catalog.select(
@@ -194,7 +197,9 @@ def dataset_tab(blocks: gr.Blocks, guard: MediaGuard, dataset: Path | None) -> N
         row = event.index[0] if isinstance(event.index, list | tuple) else event.index
         return gr.update(value=ids[row]) if isinstance(row, int) and 0 <= row < len(ids) else gr.update()
 
-    def store_review(catalog: Catalog | None, item_id: str | None, choice: str | None, why: str, who: str):
+    def store_review(
+        catalog: Catalog | None, item_id: str | None, choice: str | None, why: str, who: str
+    ) -> tuple[Any, ...]:
         if catalog is None or not item_id:
             raise gr.Error("open a dataset and pick a triplet first")
         if choice not in ("accept", "reject"):
