@@ -50,11 +50,17 @@ edit: {strengths: [0.6, 0.8, 1.0]}
 propagate: {flow_size: 160}
 """
 MAX_SECONDS = 3.0
+MAX_MB = 5.0
 
 
 def _clip(path: Path, seconds: float) -> Path:
     frames = np.random.default_rng(0).integers(0, 255, (int(seconds * 8), 48, 64, 3), dtype=np.uint8)
     return write_video(path, frames, 8.0)
+
+
+def _big(path: Path, megabytes: float) -> Path:
+    path.write_bytes(b"\0" * int(megabytes * 1024 * 1024))
+    return path
 
 
 def _free_port() -> int:
@@ -93,6 +99,7 @@ def files(tmp_path_factory: pytest.TempPathFactory, shared_media: Path) -> dict[
         "editor": build_tiny_editor_pipeline(root / "editor"),
         "short": _clip(root / "short.mp4", 2),
         "long": _clip(root / "long.mp4", MAX_SECONDS + 2),
+        "big": _big(root / "big.mp4", MAX_MB + 1),
         "shots": root / "screenshots",
     }
 
@@ -109,7 +116,7 @@ def app(files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Ite
         model=str(files["editor"]),
         dataset=files["dataset"],
         port=_free_port(),
-        limits=UploadLimits(max_mb=5, max_seconds=MAX_SECONDS),
+        limits=UploadLimits(max_mb=MAX_MB, max_seconds=MAX_SECONDS),
     )
     running = launch(settings, block=False, quiet=True)
     try:
@@ -186,12 +193,16 @@ def test_an_edit_completes_with_progress_and_a_download(browser, files: dict[str
     page.screenshot(path=str(files["shots"] / "edit.png"), full_page=True)
 
 
-def test_an_upload_over_the_duration_limit_is_refused_with_a_clear_message(browser, files: dict[str, Path]):
+def test_uploads_over_the_limits_are_refused_with_clear_messages(browser, files: dict[str, Path]):
     page = browser["page"]
     page.get_by_role("tab", name="Edit").click()
     page.locator("#edit-source button[aria-label='Clear']").first.click()
     page.locator("#edit-source input[type=file]").set_input_files(str(files["long"]))
     page.get_by_text(f"this app edits at most {MAX_SECONDS:g} s").first.wait_for()
+    page.locator(".toast-close").first.click()
+    page.locator("#edit-source button[aria-label='Clear']").first.click()
+    page.locator("#edit-source input[type=file]").set_input_files(str(files["big"]))
+    page.get_by_text(f"exceed the maximum allowed size of {MAX_MB:.1f} Mb").first.wait_for()
     page.locator(".toast-close").first.click()
 
 
