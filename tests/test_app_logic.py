@@ -133,6 +133,19 @@ def test_catalog_refuses_a_folder_that_is_not_a_dataset(tmp_path: Path):
         Catalog.open(tmp_path)
 
 
+def test_the_table_lists_a_bounded_number_of_rows_with_the_sort_score(dataset: Path):
+    pytest.importorskip("gradio")
+    from insvie.app import dataset_tab
+
+    rows = Catalog.open(dataset).select(sort_by="refilter.metrics.persistence")
+    frame = dataset_tab.table(rows, "refilter.metrics.persistence")
+    assert list(frame.columns)[-1] == "refilter.metrics.persistence"
+    assert frame["triplet"].tolist() == ["v.c.e0.t", "v.c.e1.t", "v.c.e2.t"]
+    assert dataset_tab.first_rows(rows) == (rows, "3 triplets match")
+    shown, label = dataset_tab.first_rows(rows * 200)
+    assert len(shown) == dataset_tab.MAX_ROWS and "the first 500 are listed" in label
+
+
 def test_flatten_scores_names_numbers_by_path():
     output = {"a": 1, "b": {"c": 2.5, "ok": True, "seed": 3, "d": [1, 2]}, "e": "text"}
     assert flatten_scores(output, "s") == {"s.a": 1.0, "s.b.c": 2.5}

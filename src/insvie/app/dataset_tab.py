@@ -17,6 +17,15 @@ from insvie.store import Dataset
 
 DEFAULT_SORT = "refilter.metrics.persistence"
 TABLE_COLUMNS = ["triplet", "category", "instruction", "status", "review"]
+MAX_ROWS = 500  # a browser table (and the triplet menu) stays responsive up to a few hundred rows
+
+
+def first_rows(rows: list[TripletRow]) -> tuple[list[TripletRow], str]:
+    """The rows the table shows, and its label saying how many matched."""
+    label = f"{len(rows)} triplets match"
+    if len(rows) > MAX_ROWS:
+        label += f"; the first {MAX_ROWS} are listed (narrow the filter or sort to see others)"
+    return rows[:MAX_ROWS], label
 
 
 def table(rows: list[TripletRow], sort_by: str | None) -> pd.DataFrame:
@@ -156,9 +165,14 @@ def dataset_tab(blocks: gr.Blocks, guard: MediaGuard, dataset: Path | None) -> N
         selected = catalog.select(
             category=cat or ALL, status=shown or ALL, sort_by=key or None, descending=desc
         )
-        ids = [row.id for row in selected]
+        shown, label = first_rows(selected)
+        ids = [row.id for row in shown]
         keep = current if current in ids else (ids[0] if ids else None)
-        return table(selected, key or None), ids, gr.update(choices=ids, value=keep)
+        return (
+            gr.update(value=table(shown, key or None), label=label),
+            ids,
+            gr.update(choices=ids, value=keep),
+        )
 
     def show(catalog: Catalog | None, item_id: str | None) -> tuple[Any, ...]:
         if catalog is None or not item_id:
