@@ -234,6 +234,9 @@ def test_a_triplet_is_shown_and_a_review_is_stored(browser, files: dict[str, Pat
     for video in ("#ds-source video", "#ds-edited video"):
         _wait_for_playable(page, video)
     page.screenshot(path=str(files["shots"] / "dataset.png"), full_page=True)
+    page.locator("#ds-status input").click()
+    page.get_by_role("option", name="accepted", exact=True).click()
+    page.get_by_text("1 triplet matches").wait_for()  # the filter: only what export writes
     with Dataset.open(files["dataset"], create=False) as ds:
         review = ds.get_review(shown)
         assert (review.verdict, review.reason) == ("reject", "the sepia bleeds into the sky")

@@ -22,7 +22,7 @@ MAX_ROWS = 500  # a browser table (and the triplet menu) stays responsive up to 
 
 def first_rows(rows: list[TripletRow]) -> tuple[list[TripletRow], str]:
     """The rows the table shows, and its label saying how many matched."""
-    label = f"{len(rows)} triplets match"
+    label = "1 triplet matches" if len(rows) == 1 else f"{len(rows)} triplets match"
     if len(rows) > MAX_ROWS:
         label += f"; the first {MAX_ROWS} are listed (narrow the filter or sort to see others)"
     return rows[:MAX_ROWS], label
