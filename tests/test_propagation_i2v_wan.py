@@ -90,7 +90,8 @@ def test_windows_pad_to_four_k_plus_one_frames(tiny_wan: Path) -> None:
     result = get_propagator("wan")(source, source[0], config=settings)
     assert result.video.shape == source.shape
     assert [d["window"] for d in result.diagnostics] == [0, 0, 0, 0, 0, 1, 1]
-    animated = I2VPropagator(load_model("wan", settings), settings).animate(source[0], 6)  # sampled as 9, cropped
+    # animating 6 frames samples 9 (4k+1) and crops
+    animated = I2VPropagator(load_model("wan", settings), settings).animate(source[0], 6)
     assert animated.shape == (6, 32, 32, 3)
     with pytest.raises(ValueError, match="4k\\+1"):
         load_model("wan", I2VSettings(model=str(tiny_wan), num_frames=6))

@@ -55,13 +55,17 @@ class I2VPropagator:
         settings = replace(self.settings, **changes)
         return I2VPropagator(type(self.model)(self.model.pipe, settings), settings)
 
+    def _frames_made(self, wanted: int) -> int:
+        """Frames the model makes for ``wanted``: Wan's VAE needs 4k+1 (``frame_multiple`` 4), SVD any."""
+        multiple = getattr(self.model, "frame_multiple", 1)
+        return -(-(wanted - 1) // multiple) * multiple + 1
+
     def regenerate(self, frames: np.ndarray, edited_first: np.ndarray) -> WindowResult:
         """One window: ``frames`` (uint8, working size) re-made from ``edited_first`` (same size)."""
         cfg, model = self.settings, self.model
         wanted = len(frames)
-        multiple = getattr(model, "frame_multiple", 1)  # Wan: 4k+1 frames; pad with the last, crop after
-        count = -(-(wanted - 1) // multiple) * multiple + 1
-        if count > wanted:
+        count = self._frames_made(wanted)
+        if count > wanted:  # pad with the last frame, crop after
             frames = np.concatenate([frames, np.repeat(frames[-1:], count - wanted, axis=0)])
         schedule = model.schedule(cfg.steps)
         source_condition = model.condition(frames[0], count)
@@ -95,8 +99,7 @@ class I2VPropagator:
         if num_frames < 2:
             raise ValueError(f"animating needs at least 2 frames, got {num_frames}")
         model, (height, width) = self.model, self.size
-        multiple = getattr(model, "frame_multiple", 1)
-        count = -(-(num_frames - 1) // multiple) * multiple + 1
+        count = self._frames_made(num_frames)
         first = resize_frames(image[None], height, width)[0]
         generator = torch.Generator("cpu").manual_seed(self.settings.seed)
         noise = model.initial_noise(count, height, width, generator)

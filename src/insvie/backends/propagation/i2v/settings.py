@@ -3,8 +3,8 @@
 The defaults are the paper's: 25-frame windows at 1024x576 with 25 Euler steps (SVD-XT's native
 setting). Injection follows AnyV2V: source features for the first 20% of the steps, in the decoder
 (``up``) blocks only, so the edited first frame still steers appearance while the source keeps layout
-and motion. ``cpu_offload``, ``decode_chunk_size`` and ``dtype`` are the memory knobs: SVD-XT in
-float16 with model offload and 4-frame decode chunks fits a 24 GB GPU.
+and motion. ``cpu_offload``, ``decode_chunk_size`` and ``dtype`` are the memory knobs, meant to bring SVD-XT
+(float16, model offload, 4-frame decode chunks) within a 24 GB GPU; that is not measured yet.
 """
 
 from __future__ import annotations

@@ -54,10 +54,8 @@ class SvdModel:
     def __init__(self, pipe: Any, settings: I2VSettings) -> None:
         self.pipe = pipe
         self.settings = settings
-        unet_levels = len(pipe.unet.config.block_out_channels)
-        self.multiple = pipe.vae_scale_factor * 2 ** (
-            unet_levels - 1
-        )  # pixels per latent cell of the deepest level
+        # pixels per latent cell of the deepest UNet level: frame sides must be multiples of it
+        self.multiple = pipe.vae_scale_factor * 2 ** (len(pipe.unet.config.block_out_channels) - 1)
         self.guidance = settings.guidance if settings.guidance is not None else self.default_guidance
 
     @staticmethod
@@ -96,9 +94,9 @@ class SvdModel:
     @contextlib.contextmanager
     def _vae_precision(self) -> Iterator[None]:
         """float16 SVD VAEs run in float32 (``force_upcast``), as the pipeline does."""
-        vae = self.pipe.vae
         import torch
 
+        vae = self.pipe.vae
         upcast = vae.dtype == torch.float16 and vae.config.force_upcast
         if upcast:
             vae.to(dtype=torch.float32)
@@ -167,11 +165,8 @@ class SvdModel:
         sigma = schedule.sigmas[index]
         guided = guided and self.guidance > 1.0
         model_input = latents / (sigma**2 + 1) ** 0.5  # EulerDiscreteScheduler.scale_model_input
-        image_latents, embeddings, time_ids = (
-            condition.image_latents,
-            condition.embeddings,
-            condition.time_ids,
-        )
+        image_latents, embeddings = condition.image_latents, condition.embeddings
+        time_ids = condition.time_ids
         if guided:
             model_input = torch.cat([model_input] * 2)
             image_latents = torch.cat([torch.zeros_like(image_latents), image_latents])
@@ -220,8 +215,9 @@ class SvdModel:
         but the last, highest-resolution one, and the spatial and temporal self-attention q/k of every
         decoder block; ``all`` takes every resnet and self-attention of the UNet.
 
-        Replacing the last decoder block's resnets too would hand the edited branch the source's output
-        outright (nothing of the edited frame would survive); ``all`` does exactly that, as a strict lock.
+        Replacing the last decoder block's resnets too would hand the edited branch nearly the source's
+        output; ``all`` does so on purpose, a strict lock in which only the cross-attention to the
+        edited frame's CLIP embedding still differs.
         """
         unet = self.pipe.unet
         last_up = f"up_blocks.{len(unet.up_blocks) - 1}."
