@@ -206,3 +206,24 @@ def test_propagate_stage_records_drift_and_rejects_beyond_the_limit(tiny_svd: Pa
         assert len(outcome.output["window_drift"]) == 2 and "model_revision" in outcome.output
     with pytest.raises(Exception, match=r"i2v\.model"):
         parse_config({"propagate": {"backend": "svd"}})
+
+
+def test_i2v_settings_stay_out_of_the_hash_of_other_backends() -> None:
+    from insvie.stages.animate import Animate, AnimateConfig
+    from insvie.stages.propagate import Propagate, PropagateConfig
+
+    flow = Propagate(PropagateConfig()).fingerprint()
+    assert Propagate(PropagateConfig(i2v={"steps": 3})).fingerprint() == flow
+    assert "i2v" not in PropagateConfig().decision_dump()
+    svd = PropagateConfig(backend="svd", i2v={"model": "m"})
+    assert Propagate(svd).fingerprint() != Propagate(svd.model_copy(update={"crf": 20})).fingerprint()
+    assert (
+        Propagate(svd).fingerprint()
+        != Propagate(PropagateConfig(backend="svd", i2v={"model": "m", "steps": 3})).fingerprint()
+    )
+    assert PropagateConfig(backend="svd", i2v={"model": "m", "cpu_offload": True}).decision_dump() == (
+        svd.decision_dump()
+    )  # operational
+    assert not {"motion", "i2v", "i2v_backend"} & set(AnimateConfig().decision_dump())
+    camera = Animate(AnimateConfig()).fingerprint()
+    assert Animate(AnimateConfig(i2v={"steps": 3})).fingerprint() == camera

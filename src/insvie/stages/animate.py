@@ -42,6 +42,15 @@ class AnimateConfig(StageConfig):
     i2v_backend: Annotated[Literal["svd", "wan"], Field(description="motion i2v: which model.")] = "svd"
     i2v: I2VConfig = I2VConfig()
 
+    def decision_dump(self) -> dict[str, Any]:
+        """Without the image-to-video settings for camera motion: builds made before they existed keep
+        their config hash (and are not redone)."""
+        out = super().decision_dump()
+        if self.motion == "camera":
+            for key in ("motion", "i2v_backend", "i2v"):
+                out.pop(key)
+        return out
+
     @model_validator(mode="after")
     def _model_for_i2v(self) -> AnimateConfig:
         if self.motion == "i2v" and not self.i2v.model:

@@ -94,6 +94,14 @@ class PropagateConfig(StageConfig):
     crf: Annotated[int, Field(ge=0, le=51, description="H.264 quality of edited videos.")] = 18
     i2v: I2VConfig = I2VConfig()
 
+    def decision_dump(self) -> dict[str, Any]:
+        """Without the ``i2v`` section unless an image-to-video backend runs: its settings decide nothing
+        else, and builds made before it existed keep their config hash (and are not redone)."""
+        out = super().decision_dump()
+        if self.backend not in ("svd", "wan"):
+            out.pop("i2v")
+        return out
+
     @model_validator(mode="after")
     def _model_for_i2v(self) -> PropagateConfig:
         if self.backend in ("svd", "wan") and not self.i2v.model:
