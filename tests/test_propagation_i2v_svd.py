@@ -136,7 +136,7 @@ def test_registry_output_has_the_source_shape_and_per_frame_diagnostics(tiny_svd
     assert [d["index"] for d in result.diagnostics] == list(range(5))
     assert [d["window"] for d in result.diagnostics] == [0, 0, 0, 1, 1]
     assert [d["anchor"] for d in result.diagnostics] == [True, False, True, False, False]
-    assert all(d["colour_drift"] >= 0 for d in result.diagnostics)
+    assert all(d["colour_drift"] >= 0 and d["structure_drift"] >= 0 for d in result.diagnostics)
     with pytest.raises(ValueError, match="I2VSettings"):
         get_propagator("svd")(source, edited)
 
@@ -203,7 +203,7 @@ def test_propagate_stage_records_drift_and_rejects_beyond_the_limit(tiny_svd: Pa
         (tmp_path / "tmp").mkdir(exist_ok=True)
         outcome = stage.process([task])[0]
         assert outcome.status == status
-        assert len(outcome.output["window_drift"]) == 2 and "model_revision" in outcome.output
+        assert len(outcome.output["window_drift"]["colour"]) == 2 and "model_revision" in outcome.output
     with pytest.raises(Exception, match=r"i2v\.model"):
         parse_config({"propagate": {"backend": "svd"}})
 
@@ -227,3 +227,13 @@ def test_i2v_settings_stay_out_of_the_hash_of_other_backends() -> None:
     assert not {"motion", "i2v", "i2v_backend"} & set(AnimateConfig().decision_dump())
     camera = Animate(AnimateConfig()).fingerprint()
     assert Animate(AnimateConfig(i2v={"steps": 3})).fingerprint() == camera
+
+
+def test_drift_limits() -> None:
+    from insvie.stages.propagate import I2VConfig
+
+    drift = {"colour": [1.0, 9.0], "structure": [0.0, 0.2]}
+    assert not I2VConfig().drifted(drift)
+    assert I2VConfig(max_drift=8.0).drifted(drift) and not I2VConfig(max_drift=10.0).drifted(drift)
+    assert I2VConfig(max_structure_drift=0.1).drifted(drift)
+    assert not I2VConfig(max_structure_drift=0.3).drifted(drift)

@@ -8,7 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from insvie.backends.propagation.i2v.windows import colour_drift, colour_shift, plan_windows
+from insvie.backends.propagation.i2v.windows import (
+    colour_drift,
+    colour_shift,
+    edge_correlation,
+    plan_windows,
+    structure_drift,
+)
 
 
 @pytest.mark.parametrize(
@@ -39,6 +45,18 @@ def test_colour_drift_measures_a_cast_creeping_in() -> None:
     drifted = cv2.add(edited, np.full_like(source, (20, 0, 0)))  # a red cast on top of the edit
     assert colour_drift(reference, source, drifted) > 5.0
     assert colour_drift(reference, source, source) > 10.0  # the edit faded away
+
+
+def test_structure_drift_measures_the_layout_coming_loose() -> None:
+    rng = np.random.default_rng(1)
+    source = cv2.resize(
+        (rng.random((8, 8, 3)) * 255).astype(np.uint8), (64, 48), interpolation=cv2.INTER_CUBIC
+    )
+    graded = cv2.add(source, np.full_like(source, 25))  # a colour edit keeps the layout
+    aligned = edge_correlation(source, graded)
+    assert aligned > 0.9
+    assert structure_drift(aligned, source, graded) == 0.0
+    assert structure_drift(aligned, source, np.ascontiguousarray(graded[::-1])) > 0.5  # upside down
 
 
 torch = pytest.importorskip("torch")
@@ -114,7 +132,9 @@ def test_animate_stage_with_i2v_motion(propagator: I2VPropagator, tmp_path: Path
     outcome = stage.process([task])[0]
     assert outcome.status == "done"
     child = outcome.children[0]
-    assert child.meta["camera"] == {"path": "i2v:svd"} and len(child.meta["propagation_drift"]) == 2
+    assert (
+        child.meta["camera"] == {"path": "i2v:svd"} and len(child.meta["propagation_drift"]["structure"]) == 2
+    )
     assert read_frames(child.media).shape == read_frames(child.files["source_media"]).shape == (5, 32, 32, 3)
     with pytest.raises(Exception, match=r"i2v\.model"):
         parse_config({"animate": {"motion": "i2v"}})

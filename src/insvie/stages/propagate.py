@@ -3,8 +3,9 @@
 ``flow_warp`` works for any editor (it only sees the edited frame); ``framewise`` re-applies a
 procedural operator to every frame, exact for the pointwise ones; ``svd`` and ``wan`` are the paper's
 way: an image-to-video model inverts the clip and regenerates it from the edited frame
-(``backends/propagation/i2v``, settings under ``i2v``). Their per-window colour drift is kept in the
-result and the triplet's meta (``propagation_drift``), and ``i2v.max_drift`` rejects a drifting clip.
+(``backends/propagation/i2v``, settings under ``i2v``). Their per-window colour and structure drift
+is kept in the result and the triplet's meta (``propagation_drift``), and ``i2v.max_drift`` /
+``i2v.max_structure_drift`` reject a drifting clip.
 """
 
 from __future__ import annotations
@@ -70,12 +71,25 @@ class I2VConfig(StageConfig):
         float | None,
         Field(gt=0, description="Reject when a window's colour drift (Lab levels) exceeds this."),
     ] = None
+    max_structure_drift: Annotated[
+        float | None,
+        Field(
+            gt=0, le=2, description="Reject when a window lost this much edge correlation with its source."
+        ),
+    ] = None
+
+    def drifted(self, drift: dict[str, list[float]]) -> bool:
+        """Whether any window drifted beyond the limits (:func:`drift_of`'s output)."""
+        return any(
+            limit is not None and max(drift[key]) > limit
+            for key, limit in (("colour", self.max_drift), ("structure", self.max_structure_drift))
+        )
 
     def settings(self, seed: int) -> Any:
         """The backend's ``I2VSettings`` (model required) with this item's seed."""
         from insvie.backends.propagation.i2v import I2VSettings
 
-        fields = self.model_dump(exclude={"gpus", "max_drift"})
+        fields = self.model_dump(exclude={"gpus", "max_drift", "max_structure_drift"})
         return I2VSettings(**fields, seed=seed)
 
 
@@ -127,12 +141,21 @@ def triplet_meta(task: Task, source_media: str | None, **extra: object) -> dict:
 def propagate_i2v(
     backend: str, config: I2VConfig, source: np.ndarray, edited_first: np.ndarray, seed: int
 ) -> tuple[np.ndarray, list[float]]:
-    """The image-to-video propagation of one clip and the colour drift of each window (Lab levels)."""
+    """The image-to-video propagation of one clip and its drift per window (:func:`drift_of`)."""
     from insvie.backends.propagation import get_propagator
-    from insvie.backends.propagation.i2v import window_drift
 
     result = get_propagator(backend)(source, edited_first, config=config.settings(seed))
-    return result.video, window_drift(result.diagnostics)
+    return result.video, drift_of(result.diagnostics)
+
+
+def drift_of(diagnostics: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """``{"colour": [...], "structure": [...]}``: each window's last-frame drift, what the next inherits."""
+    from insvie.backends.propagation.i2v import window_drift
+
+    return {
+        "colour": window_drift(diagnostics, "colour_drift"),
+        "structure": window_drift(diagnostics, "structure_drift"),
+    }
 
 
 def _revision(config: I2VConfig) -> str | None:
@@ -184,7 +207,7 @@ class Propagate(Stage):
             )
             output["window_drift"] = drift
             output["model_revision"] = _revision(cfg.i2v)
-            if cfg.i2v.max_drift is not None and max(drift) > cfg.i2v.max_drift:
+            if cfg.i2v.drifted(drift):
                 return Outcome.rejected(task.item_id, "drift", output)
         elif cfg.backend == "framewise":
             operator = task.meta.get("operator")

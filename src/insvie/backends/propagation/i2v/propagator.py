@@ -4,7 +4,7 @@ Per window: encode the source frames, invert them under the source's first frame
 the edited first frame from the inverted latents with source features injected (:mod:`.sampler`),
 decode. Frames are resized to the working size and the result back to the source's size. Every
 output frame gets diagnostics the refilter and reports can read: its window, whether it conditioned a
-window, and the colour drift of the edit (:mod:`.windows`).
+window, and the colour and structure drift of the edit (:mod:`.windows`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ import numpy as np
 from insvie.backends.procedural.operator import check_video
 from insvie.backends.propagation.i2v.sampler import invert, sample, steps_injected
 from insvie.backends.propagation.i2v.settings import I2VSettings
-from insvie.backends.propagation.i2v.windows import colour_drift, colour_shift, plan_windows
+from insvie.backends.propagation.i2v.windows import (
+    colour_drift,
+    colour_shift,
+    edge_correlation,
+    plan_windows,
+    structure_drift,
+)
 
 
 def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -119,7 +125,7 @@ class I2VPropagator:
         height, width = self.size
         frames = resize_frames(source, height, width)
         carried = resize_frames(edited_first[None], height, width)[0]
-        reference = colour_shift(frames[0], carried)
+        reference, aligned = colour_shift(frames[0], carried), edge_correlation(frames[0], carried)
         output: list[np.ndarray] = []
         diagnostics: list[dict[str, Any]] = []
         for window, (start, end) in enumerate(plan_windows(len(frames), self.settings.num_frames)):
@@ -134,6 +140,7 @@ class I2VPropagator:
                         "window": window,
                         "anchor": offset == 0 or (offset == end - start - 1 and end < len(frames)),
                         "colour_drift": round(colour_drift(reference, frames[index], made[offset]), 4),
+                        "structure_drift": round(structure_drift(aligned, frames[index], made[offset]), 4),
                     }
                 )
             carried = made[-1]
@@ -141,9 +148,10 @@ class I2VPropagator:
         return video, diagnostics
 
 
-def window_drift(diagnostics: list[dict[str, Any]]) -> list[float]:
-    """Per window, the colour drift of its last frame: what the next window inherits (Lab levels)."""
+def window_drift(diagnostics: list[dict[str, Any]], key: str = "colour_drift") -> list[float]:
+    """Per window, the drift (``colour_drift`` in Lab levels, or ``structure_drift``) of its last frame:
+    what the next window inherits."""
     last: dict[int, float] = {}
     for entry in diagnostics:
-        last[entry["window"]] = entry["colour_drift"]
+        last[entry["window"]] = entry[key]
     return [last[w] for w in sorted(last)]
