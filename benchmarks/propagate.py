@@ -12,8 +12,10 @@ in the same run, so runs on different machines compare through the ratios.
 
 Without ``--svd``/``--wan`` the script builds tiny *randomly initialised* models and runs them on the
 CPU: that checks the mechanics (inversion, injection, windows, metrics) end to end and says nothing
-about quality: random weights make noise. Real figures need real weights on a GPU, e.g.
-``--svd stabilityai/stable-video-diffusion-img2vid-xt --wan Wan-AI/Wan2.1-I2V-14B-480P-Diffusers``.
+about quality: random weights make noise. Real figures need real weights on a GPU, at sizes and
+lengths that exercise the models and their windows, e.g.
+``--svd stabilityai/stable-video-diffusion-img2vid-xt --wan Wan-AI/Wan2.1-I2V-14B-480P-Diffusers
+--size 288 512 --frames 49 --dtype float16 --cpu-offload --decode-chunk-size 4``.
 """
 
 from __future__ import annotations
