@@ -46,6 +46,8 @@ from insvie.synth.shapes import SHAPES
 
 TRAIN_SEED, TEST_SEED, PAIR_SEED = 1, 2, 3
 UNSEEN = "recolor*"
+SIZE, FRAMES = (32, 48), 9
+PRETRAINED_VAE = Path(__file__).resolve().parent / "assets" / "synthedit_vae"
 
 
 def heldout_pairs() -> set[tuple[str, str]]:
@@ -124,6 +126,15 @@ class Sizes:
     text_length: int
 
 
+FULL_SIZES = Sizes(
+    vae_channels=32, hidden_heads=4, head_dim=32, layers=4, text_dim=64, text_layers=2, text_length=64
+)
+QUICK_SIZES = Sizes(
+    vae_channels=8, hidden_heads=2, head_dim=16, layers=1, text_dim=32, text_layers=1, text_length=64
+)
+VAE_SIZES = FULL_SIZES  # what synthedit_vae.py pretrains
+
+
 def build_vae(sizes: Sizes, height: int, width: int) -> Any:
     from diffusers import AutoencoderKLCogVideoX
 
@@ -144,29 +155,69 @@ def build_vae(sizes: Sizes, height: int, width: int) -> Any:
     )
 
 
-def train_vae(vae: Any, videos: np.ndarray, seconds: float, *, seed: int) -> dict[str, float]:
-    """Train ``vae`` as a deterministic autoencoder (the distribution's mode) for ``seconds``."""
+def vae_lr(progress: float, peak: float, warmup: float = 0.02) -> float:
+    """Linear warmup then cosine decay to zero over ``progress`` in [0, 1]: the decay is worth dBs."""
+    if progress < warmup:
+        return peak * (progress + 1e-3) / warmup
+    return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - warmup) / (1 - warmup))))
+
+
+def train_vae(
+    vae: Any,
+    videos: np.ndarray,
+    *,
+    seed: int,
+    seconds: float | None = None,
+    steps: int | None = None,
+    lr: float = 2e-3,
+    batch: int = 4,
+    report_every: int = 0,
+) -> dict[str, float]:
+    """Train ``vae`` as a deterministic autoencoder (the distribution's mode) for ``steps`` or ``seconds``,
+    then pin its log-variance so that ``sample() == mode()``."""
+    if (seconds is None) == (steps is None):
+        raise ValueError("give exactly one of seconds or steps")
     rng = np.random.default_rng(seed)
-    optimizer = torch.optim.AdamW(vae.parameters(), lr=2e-3, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
     vae.train()
-    start, steps, recent = time.monotonic(), 0, []
-    while time.monotonic() - start < seconds or steps < 2:
-        batch = to_pixels(videos[rng.choice(len(videos), size=min(4, len(videos)), replace=False)])
-        latents = vae.encode(batch).latent_dist.mode()
-        recon = vae.decode(latents).sample[:, :, : batch.shape[2]]
-        loss = torch.nn.functional.mse_loss(recon, batch) + 1e-4 * latents.pow(2).mean()
+    start, done, recent = time.monotonic(), 0, []
+
+    def progress() -> float:
+        return done / steps if steps is not None else (time.monotonic() - start) / seconds
+
+    while progress() < 1.0 or done < 2:
+        for group in optimizer.param_groups:
+            group["lr"] = vae_lr(min(progress(), 1.0), lr)
+        pixels = to_pixels(videos[rng.choice(len(videos), size=min(batch, len(videos)), replace=False)])
+        latents = vae.encode(pixels).latent_dist.mode()
+        recon = vae.decode(latents).sample[:, :, : pixels.shape[2]]
+        loss = torch.nn.functional.mse_loss(recon, pixels) + 1e-4 * latents.pow(2).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         optimizer.step()
-        steps += 1
-        recent = [*recent[-19:], loss.item()]
+        done += 1
+        recent = [*recent[-49:], loss.item()]
+        if report_every and done % report_every == 0:
+            print(f"vae step {done}: mse {np.mean(recent):.5f} ({time.monotonic() - start:.0f}s)", flush=True)
     vae.eval()
-    with torch.no_grad():  # pin the log-variance: sample() == mode()
+    with torch.no_grad():
+        channels = vae.config.latent_channels
         conv = vae.encoder.conv_out.conv
-        conv.weight[16:].zero_()
-        conv.bias[16:].fill_(-30.0)
-    return {"steps": steps, "loss": float(np.mean(recent))}
+        conv.weight[channels:].zero_()
+        conv.bias[channels:].fill_(-30.0)
+    return {"steps": done, "loss": float(np.mean(recent)), "seconds": time.monotonic() - start}
+
+
+@torch.no_grad()
+def vae_roundtrip_frames(vae: Any, videos: np.ndarray) -> np.ndarray:
+    """Encode (distribution mode) and decode uint8 videos; the VAE's own reconstruction, as uint8."""
+    out = []
+    for i in range(0, len(videos), 8):
+        pixels = to_pixels(videos[i : i + 8])
+        recon = vae.decode(vae.encode(pixels).latent_dist.mode()).sample[:, :, : pixels.shape[2]]
+        out.append(((recon.clamp(-1, 1) + 1) * 127.5).round().permute(0, 2, 3, 4, 1).numpy().astype(np.uint8))
+    return np.concatenate(out)
 
 
 @torch.no_grad()
@@ -357,12 +408,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--guidance", type=float, default=1.0, help="text guidance scale")
     parser.add_argument("--video-guidance", type=float, default=1.0, help="video guidance scale")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--vae", type=Path, default=PRETRAINED_VAE, help="pretrained VAE folder (synthedit_vae.py writes it)"
+    )
+    parser.add_argument(
+        "--vae-from-scratch", action="store_true", help="train the VAE within the budget (--quick does)"
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     args.minutes = args.minutes if args.minutes is not None else (0.5 if quick else 13.5)
     args.train = args.train or (18 if quick else 360)
     args.test_per_category = args.test_per_category or (1 if quick else 8)
     args.inference_steps = args.inference_steps or (3 if quick else 16)
+    args.vae_from_scratch = args.vae_from_scratch or quick or not args.vae.is_dir()
     return args
 
 
@@ -371,16 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     t0 = time.monotonic()
     budget = args.minutes * 60
-    size, frames = (32, 48), 9
-    sizes = (
-        Sizes(
-            vae_channels=8, hidden_heads=2, head_dim=16, layers=1, text_dim=32, text_layers=1, text_length=64
-        )
-        if args.quick
-        else Sizes(
-            vae_channels=32, hidden_heads=4, head_dim=32, layers=4, text_dim=64, text_layers=2, text_length=64
-        )
-    )
+    size, frames = SIZE, FRAMES
+    sizes = QUICK_SIZES if args.quick else FULL_SIZES
     tmp = None
     if args.out is None:
         tmp = tempfile.mkdtemp(prefix="train_synthedit_")
@@ -413,16 +463,22 @@ def main(argv: list[str] | None = None) -> int:
             f"held-out recolour pairs {sorted(held)}"
         )
 
-        # 2. VAE.
+        # 2. VAE: the pretrained one (synthedit_vae.py), as InsViE starts from CogVideoX's, or one trained
+        # here within the budget (--quick, --vae-from-scratch).
         train_videos = np.stack([v for t in train_set for v in (t.source, t.edited)])
-        vae = build_vae(sizes, *size)
-        vae_seconds = 0.3 * budget
-        vae_stats = train_vae(vae, train_videos, vae_seconds, seed=0)
-        vae.register_to_config(scaling_factor=latent_scale(vae, train_videos[:64]))
-        print(
-            f"vae: {vae_stats['steps']} steps in {vae_seconds:.0f}s, final mse {vae_stats['loss']:.4f}, "
-            f"scaling_factor {vae.config.scaling_factor:.3f}"
-        )
+        if args.vae_from_scratch:
+            vae = build_vae(sizes, *size)
+            vae_stats = train_vae(vae, train_videos, seconds=0.3 * budget, seed=0)
+            vae.register_to_config(scaling_factor=latent_scale(vae, train_videos[:64]))
+            print(
+                f"vae: trained here, {vae_stats['steps']} steps in {vae_stats['seconds']:.0f}s, final mse "
+                f"{vae_stats['loss']:.4f}, scaling_factor {vae.config.scaling_factor:.3f}"
+            )
+        else:
+            from diffusers import AutoencoderKLCogVideoX
+
+            vae = AutoencoderKLCogVideoX.from_pretrained(args.vae)
+            print(f"vae: pretrained {args.vae} (scaling_factor {vae.config.scaling_factor:.3f})")
 
         # 3. Editor from scratch, trained by the loop on cached latents.
         pipe = build_pipeline(sizes, vae, *size, frames, seed=0)

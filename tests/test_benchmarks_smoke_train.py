@@ -33,3 +33,28 @@ def test_train_synthedit_quick(tmp_path: Path) -> None:
     assert "\nsummary: global edits " in out
     assert (tmp_path / "train" / "log.csv").is_file()
     assert (tmp_path / "train" / "final" / "model_index.json").is_file()
+
+
+@pytest.mark.slow
+def test_synthedit_vae_writes_a_loadable_vae(tmp_path: Path) -> None:
+    script = str(REPO_ROOT / "benchmarks" / "synthedit_vae.py")
+    args = [
+        sys.executable,
+        script,
+        "--steps",
+        "2",
+        "--triplets",
+        "4",
+        "--check",
+        "2",
+        "--out",
+        str(tmp_path / "vae"),
+    ]
+    proc = subprocess.run(args, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert "held-out round trip" in proc.stdout
+
+    from diffusers import AutoencoderKLCogVideoX
+
+    vae = AutoencoderKLCogVideoX.from_pretrained(tmp_path / "vae")
+    assert vae.config.scaling_factor != 1.0  # measured on the training videos, not the default
