@@ -133,6 +133,20 @@ def test_catalog_refuses_a_folder_that_is_not_a_dataset(tmp_path: Path):
         Catalog.open(tmp_path)
 
 
+def test_only_datasets_under_the_root_can_be_opened(dataset: Path, tmp_path: Path):
+    from insvie.app.server import AppSettings
+
+    assert Catalog.open(dataset, within=dataset.parent).rows
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with pytest.raises(StoreError, match="only datasets under"):
+        Catalog.open(dataset, within=elsewhere)
+    with pytest.raises(StoreError, match="only datasets under"):
+        Catalog.open(elsewhere / "..", within=elsewhere)  # resolved before the check
+    assert AppSettings(datasets_root=elsewhere).root() == elsewhere.resolve()
+    assert AppSettings(dataset=dataset, datasets_root=elsewhere).root() == dataset.resolve().parent
+
+
 def test_the_table_lists_a_bounded_number_of_rows_with_the_sort_score(dataset: Path):
     pytest.importorskip("gradio")
     from insvie.app import dataset_tab

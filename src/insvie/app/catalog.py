@@ -181,9 +181,14 @@ class Catalog:
         ]
 
     @classmethod
-    def open(cls, root: str | Path) -> Catalog:
-        """Read the dataset at ``root``; raises StoreError when it is not an insvie dataset."""
+    def open(cls, root: str | Path, *, within: Path | None = None) -> Catalog:
+        """Read the dataset at ``root``; raises StoreError when it is not an insvie dataset or lies
+        outside ``within`` (the app's datasets root: the folder box is typed by a visitor)."""
         root = Path(root).expanduser()
+        if within is not None and not root.resolve().is_relative_to(within.resolve()):
+            raise StoreError(
+                f"{root}: only datasets under {within} can be opened here (insvie app --datasets-root)"
+            )
         if not (root / "insvie.db").is_file():
             raise StoreError(
                 f"{root}: not an insvie dataset (no insvie.db); give a folder made by `insvie build`"

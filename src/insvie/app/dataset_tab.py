@@ -81,8 +81,11 @@ def summary(catalog: Catalog) -> str:
     )
 
 
-def dataset_tab(blocks: gr.Blocks, guard: MediaGuard, dataset: Path | None) -> None:
-    """Lay out the tab inside the current ``gr.Tab`` and wire its events; ``dataset`` opens on page load."""
+def dataset_tab(blocks: gr.Blocks, guard: MediaGuard, dataset: Path | None, root: Path) -> None:
+    """Lay out the tab inside the current ``gr.Tab`` and wire its events; ``dataset`` opens on page load.
+
+    Only folders under ``root`` can be opened: the folder box is typed by a visitor, and without a
+    root anyone reaching the app could read (and review) any dataset on the machine."""
     catalog_state = gr.State(None)
     ids_state = gr.State([])
     with gr.Row():
@@ -144,7 +147,7 @@ def dataset_tab(blocks: gr.Blocks, guard: MediaGuard, dataset: Path | None) -> N
         if not path.strip():
             raise gr.Error("give the folder of a dataset made by `insvie build`")
         try:
-            catalog = Catalog.open(path.strip())
+            catalog = Catalog.open(path.strip(), within=root)
         except InsvieError as exc:
             raise gr.Error(str(exc)) from exc
         names = catalog.score_names

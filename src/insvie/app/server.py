@@ -38,6 +38,15 @@ class AppSettings:
     limits: UploadLimits = field(default_factory=UploadLimits)
     device: str = "auto"
     examples: Path | None = REPO_EXAMPLES
+    datasets_root: Path | None = None
+
+    def root(self) -> Path:
+        """The folder visitors may open datasets under: ``datasets_root``, else the working directory;
+        widened to the ``--dataset`` folder's parent when that lies outside it."""
+        root = (self.datasets_root or Path.cwd()).resolve()
+        if self.dataset is not None and not self.dataset.resolve().is_relative_to(root):
+            return self.dataset.resolve().parent
+        return root
 
 
 def is_loopback(host: str) -> bool:
@@ -69,7 +78,7 @@ def build_app(settings: AppSettings, work_dir: Path) -> gr.Blocks:
         with gr.Tab("Edit", elem_id="tab-edit"):
             edit_tab(editor, settings.limits, example_videos(settings.examples))
         with gr.Tab("Dataset", elem_id="tab-dataset"):
-            dataset_tab(blocks, guard, settings.dataset)
+            dataset_tab(blocks, guard, settings.dataset, settings.root())
     return blocks
 
 
@@ -93,7 +102,7 @@ def _interrupt(_signum: int, _frame: object) -> None:
 def launch(settings: AppSettings, *, block: bool = True, quiet: bool = False) -> Running:
     """Serve the app; with ``block`` wait until interrupted, else return at once (tests, notebooks).
 
-    ``allowed_paths`` stays empty and the dataset folder is blocked: Gradio serves only its own
+    ``allowed_paths`` stays empty and the datasets root is blocked: Gradio serves only its own
     cache, uploads and the files the handlers hand it, which for the dataset are the media guard's
     staged copies.
     """
@@ -102,7 +111,7 @@ def launch(settings: AppSettings, *, block: bool = True, quiet: bool = False) ->
     work_dir = Path(tempfile.mkdtemp(prefix="insvie-app-"))
     blocks = build_app(settings, work_dir)
     blocks.queue(default_concurrency_limit=1)
-    blocked = [str(settings.dataset.resolve())] if settings.dataset else []
+    blocked = [str(settings.root())]
     try:
         _app, url, _share = blocks.launch(
             server_name=settings.host,

@@ -27,6 +27,14 @@ def app(
     dataset: Annotated[
         Path | None, typer.Option("--dataset", "-d", help="A dataset folder to open in the dataset tab.")
     ] = None,
+    datasets_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--datasets-root",
+            help="Only datasets under this folder can be opened in the app (default: the working "
+            "directory, or the --dataset folder's parent when it lies elsewhere).",
+        ),
+    ] = None,
     host: Annotated[
         str, typer.Option(help="Address to listen on; anything but loopback exposes the app to the network.")
     ] = "127.0.0.1",
@@ -66,6 +74,7 @@ def app(
     settings = AppSettings(
         model=model,
         dataset=dataset,
+        datasets_root=datasets_root,
         host=host,
         port=port,
         limits=UploadLimits(max_upload_mb, max_seconds),
