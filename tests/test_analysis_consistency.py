@@ -1,4 +1,5 @@
-"""Edited-versus-source checks: motion fidelity, flicker (warping error) and quality ratio."""
+"""Edited-versus-source checks: motion fidelity and tracked motion, flicker (warping error and the
+unexplained low-frequency residual) and quality ratio."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import json
 import cv2
 import numpy as np
 import pytest
-from test_analysis_scenes import blocky, pan, steps_to_positions, tint, wobble_steps
+from test_analysis_scenes import blocky, pan, steps_to_positions, texture, tint, wobble_steps
 
 from insvie.backends.analysis.consistency import (
+    edited_flows,
     flicker,
     motion_fidelity,
     quality_ratio,
     source_flows,
+    tracked_motion,
+    unexplained_flicker,
     visible_masks,
     warp_error,
 )
@@ -85,6 +89,65 @@ def test_quality_ratio_sees_blur_and_blocking() -> None:
     blocked = quality_ratio(SOURCE, np.stack([blocky(f) for f in SOURCE]))
     assert blocked.blockiness_delta > 1.0
     json.dumps(blocked.as_dict())
+
+
+GRADED = tint(SOURCE, (30, -10, -25))
+GAINS = [15 * (-1) ** t for t in range(len(SOURCE))]
+FLICKERING = np.stack([tint(f, (g, g, g)) for f, g in zip(SOURCE, GAINS, strict=True)])
+
+
+def test_tracked_motion_is_small_for_kept_motion_and_large_for_lost_motion() -> None:
+    assert tracked_motion(SOURCE, SOURCE.copy(), flows=FLOWS).relative_epe == pytest.approx(0.0, abs=1e-6)
+    graded = tracked_motion(SOURCE, GRADED, flows=FLOWS, edit_flows=edited_flows(GRADED, FLOWS))
+    assert graded.relative_epe < 0.1
+    assert graded.tracked_fraction > 0.5  # a textured pan: most pixels are measured
+    reversed_ = tracked_motion(SOURCE, SOURCE[::-1].copy(), flows=FLOWS)
+    shifted = tracked_motion(SOURCE, np.concatenate([SOURCE[1:], SOURCE[-1:]]), flows=FLOWS)
+    frozen = tracked_motion(SOURCE, np.repeat(SOURCE[:1], len(SOURCE), axis=0), flows=FLOWS)
+    for broken in (reversed_, shifted, frozen):
+        assert broken.relative_epe > 0.5
+    json.dumps(graded.as_dict())
+
+
+def test_tracked_motion_skips_what_an_edit_flattened_and_a_still_source() -> None:
+    # A grade that merges the colours of half the frame leaves nothing for flow to follow there: the
+    # whole-frame EPE reads the edited clip's guessed flow as lost motion, the tracked one does not.
+    flattened = SOURCE.copy()
+    flattened[:, :, : SOURCE.shape[2] // 2] = 128
+    assert motion_fidelity(SOURCE, flattened, flows=FLOWS).relative_epe > 0.3
+    assert tracked_motion(SOURCE, flattened, flows=FLOWS).relative_epe < 0.1
+    # A still source has no motion to keep: a square added moving over it is not a motion mismatch.
+    still, added = _still_with_added_square()
+    result = tracked_motion(still, added)
+    assert result.relative_epe == 0.0
+    assert result.tracked_fraction < 0.01
+
+
+def _still_with_added_square() -> tuple[np.ndarray, np.ndarray]:
+    """A still textured clip, and the same with a textured square crossing it (an "add" edit)."""
+    still = np.repeat(texture(120, 180, seed=3)[None], 9, axis=0)
+    square = texture(40, 40, seed=4)
+    added = still.copy()
+    for t in range(len(added)):
+        added[t, 40:80, 20 + 6 * t : 60 + 6 * t] = square
+    return still, added
+
+
+def test_unexplained_flicker_sees_brightness_jumps_but_not_content_moving_its_own_way() -> None:
+    assert unexplained_flicker(SOURCE, SOURCE.copy(), flows=FLOWS).ratio == pytest.approx(1.0)
+    assert unexplained_flicker(SOURCE, GRADED, flows=FLOWS).ratio == pytest.approx(1.0, abs=0.2)
+    result = unexplained_flicker(SOURCE, FLICKERING, flows=FLOWS)
+    assert result.ratio > 5
+    assert result.excess == pytest.approx(result.edited_residual - result.source_residual)
+    # The added square moves where the source's flow says nothing moves: Lai et al.'s ratio reads
+    # that as flicker, the edited clip's own flow explains it.
+    # (The still source has no residual at all, so the floors set both ratios.)
+    still, added = _still_with_added_square()
+    lai, unexplained = flicker(still, added), unexplained_flicker(still, added)
+    assert lai.ratio > 3
+    assert unexplained.ratio < 2
+    assert unexplained.excess < 0.25 * lai.excess
+    json.dumps(result.as_dict())
 
 
 def test_mismatched_clips_are_refused() -> None:

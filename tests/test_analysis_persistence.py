@@ -63,6 +63,24 @@ def test_a_local_edit_on_a_moving_object_persists_and_can_vanish() -> None:
     assert edit_persistence(source, lost).persistence < 0.05
 
 
+def test_an_object_added_over_changing_background_colours_persists() -> None:
+    # A square crossing a colour gradient changes different source colours at the head and at the
+    # tail: as a colour mapping the two ends disagree, but the mapping explains little of the edit
+    # (most pixels of those colours are unchanged), so the edit is judged by its strength.
+    ramp = np.linspace(0, 1, 180, dtype=np.float32)[None, :, None]
+    background = (np.array([40, 110, 100]) * (1 - ramp) + np.array([200, 190, 150]) * ramp).astype(np.uint8)
+    source = np.repeat(np.repeat(background, 120, axis=0)[None], 13, axis=0)
+    edited = source.copy()
+    for t in range(len(edited)):
+        edited[t, 50:80, 10 + 10 * t : 40 + 10 * t] = (40, 40, 200)
+    kept = edit_persistence(source, edited)
+    assert kept.coherence < 0.3
+    assert kept.persistence > 0.7  # it read 0 when coherence was a colour mapping's norm over strength
+    lost = edited.copy()
+    lost[4:] = source[4:]
+    assert edit_persistence(source, lost).persistence < 0.05
+
+
 def test_no_edit_counts_as_persistent_and_bad_spans_are_refused() -> None:
     result = edit_persistence(SOURCE, SOURCE.copy())
     assert result.persistence == 1.0

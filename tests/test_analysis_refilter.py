@@ -1,4 +1,5 @@
-"""All refilter metrics at once, the default limits, and the curation summary, on real footage."""
+"""All refilter metrics at once, the default limits (on real footage and on SynthEdit edits that the
+whole-frame motion and flicker measures rejected), and the curation summary."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from insvie.backends.analysis.consistency import source_flows
 from insvie.backends.analysis.curation import clip_signals
 from insvie.backends.analysis.refilter import RefilterLimits, edit_metrics, refilter_failures
 from insvie.media import read_frames, write_video
+from insvie.stages.refilter import RefilterConfig, failures, measure
+from insvie.synth import generate_sample
 
 GRADE = (25, 5, -25)
 
@@ -37,6 +40,8 @@ def test_metrics_are_a_flat_json_dict_of_floats() -> None:
     assert all(isinstance(v, float) for v in metrics.values())
     json.dumps(metrics)
     assert {
+        "motion_tracked_relative_epe",
+        "flicker_unexplained_ratio",
         "motion_relative_epe",
         "flicker_ratio",
         "persistence",
@@ -58,9 +63,12 @@ def test_broken_edits_of_real_footage_fail_for_the_right_reason(
     horse: np.ndarray, graded_horse: np.ndarray
 ) -> None:
     flows = source_flows(horse)
+    # Reversal is motion that differs, not flicker: the reversed clip's own flow explains it.
     reversed_ = refilter_failures(edit_metrics(horse, graded_horse[::-1].copy(), flows=flows))
     assert any("motion" in r for r in reversed_)
-    assert any("flicker" in r for r in reversed_)
+    gains = [12 * (-1) ** t for t in range(len(graded_horse))]
+    flickering = np.stack([tint(f, (g, g, g)) for f, g in zip(graded_horse, gains, strict=True)])
+    assert any("flicker" in r for r in refilter_failures(edit_metrics(horse, flickering, flows=flows)))
     faded = graded_horse.copy()
     faded[10:] = horse[10:]
     assert any("fades" in r for r in refilter_failures(edit_metrics(horse, faded, flows=flows)))
@@ -72,8 +80,8 @@ def test_broken_edits_of_real_footage_fail_for_the_right_reason(
 
 def test_limits_can_be_relaxed_or_disabled() -> None:
     metrics = {
-        "motion_relative_epe": 0.9,
-        "flicker_ratio": 2.0,
+        "motion_tracked_relative_epe": 0.9,
+        "flicker_unexplained_ratio": 4.0,
         "persistence": 0.1,
         "sharpness_ratio": 0.2,
         "blockiness_delta": 1.0,
@@ -85,6 +93,22 @@ def test_limits_can_be_relaxed_or_disabled() -> None:
         "edit lost sharpness: sharpness_ratio=0.2 below 0.6",
         "edit added compression blocks: blockiness_delta=1 above 0.25",
     ]
+
+
+# SynthEdit samples (240x360, 17 frames) whose clean edit the whole-frame measures rejected: an added
+# object moving fast over a near-still source (relative EPE 1.5, flicker ratio 1.9), and a sepia look
+# that merges a checkerboard's two colours so the edited clip's flow is guessed (relative EPE 2.3).
+NEAR_STILL_ADD, FLATTENING_SEPIA = 6124212097763280, 3237230779865705
+
+
+@pytest.mark.parametrize("seed", [NEAR_STILL_ADD, FLATTENING_SEPIA])
+def test_clean_synthedit_edits_pass_and_their_broken_versions_fail(seed: int) -> None:
+    config = RefilterConfig()
+    clean = generate_sample(seed)
+    assert failures(measure(clean.source, clean.edited), config) == []
+    for kind in ("motion_mismatch", "flicker"):
+        broken = generate_sample(seed, broken=kind)
+        assert kind in failures(measure(broken.source, broken.edited), config)
 
 
 def test_clip_signals_of_real_footage(horse: np.ndarray) -> None:

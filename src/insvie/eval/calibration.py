@@ -25,7 +25,8 @@ import numpy as np
 from insvie.synth import BROKEN_KINDS, GLOBAL_CATEGORIES
 
 CLEAN = "clean"
-TARGET_KINDS = ("motion_mismatch", "drift", "first_frames_only")
+# wrong_attribute is left out: no check here reads what the instruction asked for (a judge's work).
+TARGET_KINDS = ("motion_mismatch", "drift", "first_frames_only", "flicker", "blur", "blocking")
 TARGET_RECALL = 0.9
 TARGET_FALSE_REJECTION = 0.10
 
@@ -43,9 +44,8 @@ def _init_worker() -> None:
 
 def measure(job: tuple[int, str | None, tuple[int, int], int, int, float, str]) -> dict[str, Any]:
     """Render one sample, round-trip both videos through H.264 and return its refilter metrics."""
-    from insvie.backends.analysis.quality import detail_ratio
-    from insvie.backends.analysis.refilter import edit_metrics
     from insvie.media import read_frames, write_video
+    from insvie.stages.refilter import measure as refilter_metrics
     from insvie.synth import generate_sample
 
     seed, kind, size, frames, crf, fps, tmp = job
@@ -57,8 +57,7 @@ def measure(job: tuple[int, str | None, tuple[int, int], int, int, float, str]) 
         videos.append(read_frames(path))
         path.unlink()
     source, edited = videos
-    metrics = {k: float(v) for k, v in edit_metrics(source, edited).items()}
-    metrics["detail_ratio"] = float(detail_ratio(source, edited))
+    metrics = refilter_metrics(source, edited)
     return {
         "seed": seed,
         "kind": kind or CLEAN,
