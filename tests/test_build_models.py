@@ -384,6 +384,9 @@ def test_paper_recipe_runs_end_to_end_on_tiny_models(tmp_path: Path, shared_medi
             assert result.output["model"] == str((tiny / "instruct_pix2pix").resolve())
             assert [c["text_guidance"] for c in result.output["candidates"]] == [3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
             assert all(c["image_guidance"] == 1.5 and c["steps"] == 2 for c in result.output["candidates"])
+        propagated = [r for r in ds.latest_results() if r.stage == "propagate" and r.status == "done"]
+        assert propagated and all(r.output["backend"] == "svd" for r in propagated)  # the paper's way
+        assert all(len(r.output["window_drift"]["colour"]) >= 1 for r in propagated)
         assert [t for t in ds.iter_items("triplet") if t.meta["branch"] == "video"]
         assert [t for t in ds.iter_items("triplet") if t.meta["branch"] == "image"]
     for path in out.rglob("*"):

@@ -58,6 +58,24 @@ def tiny_config(paper: dict, dest: Path, base_url: str) -> dict:
         )
     )
     config["animate"] = {**config.get("animate", {}), "num_frames": 9, "max_side": 256}
+    propagate = config.get("propagate", {})
+    if propagate.get("backend") in ("svd", "wan"):
+        backend = propagate["backend"]
+        config["propagate"] = {
+            **propagate,
+            "i2v": {
+                **propagate.get("i2v", {}),
+                "model": str(dest / backend),
+                "num_frames": 5,
+                "height": 32,
+                "width": 32,
+                "steps": 2,
+                "dtype": "float32",
+                "cpu_offload": False,
+                "decode_chunk_size": None,
+                "gpus": 0,
+            },
+        }
     return config
 
 
@@ -102,13 +120,15 @@ def tiny_models(
     """Write tiny, randomly initialised checkpoints of every model backend plus DEST/tiny.yaml.
 
     The checkpoints (InstructPix2Pix, FLUX.1 Kontext and Qwen-Image-Edit editors, CLIP, a LLaVA-style
-    VLM, and the InsViE video editor for `insvie edit`) use the real diffusers/transformers classes in
-    their normal on-disk format, so the pipeline loads them exactly as it loads real weights; they
+    VLM, the SVD and Wan image-to-video propagators, and the InsViE video editor for `insvie edit`)
+    use the real diffusers/transformers classes in their normal on-disk format, so the pipeline loads
+    them exactly as it loads real weights; they
     produce noise, in seconds, offline. tiny.yaml is the paper recipe pointed at them and at BASE_URL,
     for smoke-testing a full `insvie build`:
     any OpenAI-compatible server works there (vLLM, Ollama), or the scripted one in the test suite.
     """
     from insvie.backends.clip.tiny import build_tiny_clip
+    from insvie.backends.propagation.i2v.tiny import build_tiny_svd, build_tiny_wan_i2v
     from insvie.backends.vlm.tiny import build_tiny_vlm
     from insvie.editor import build_tiny_editor_pipeline
     from insvie.tiny import build_tiny_image_editors
@@ -119,6 +139,8 @@ def tiny_models(
     written["clip"] = build_tiny_clip(dest / "clip")
     written["vlm"] = build_tiny_vlm(dest / "vlm")
     written["editor"] = build_tiny_editor_pipeline(dest / "editor")
+    written["svd"] = build_tiny_svd(dest / "svd")
+    written["wan"] = build_tiny_wan_i2v(dest / "wan")
     recipe = yaml.safe_load(paper.read_text(encoding="utf-8"))
     config_path = dest / "tiny.yaml"
     header = "# The paper recipe on tiny random checkpoints (written by `insvie tiny-models`).\n"
