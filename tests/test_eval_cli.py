@@ -74,7 +74,7 @@ def test_real_clips_in_a_generic_manifest_with_predictions_named_like_the_source
     rows = {row["sample_id"]: row for row in map(json.loads, (out / "scores.jsonl").read_text().splitlines())}
     assert rows["horse"]["scores"]["motion.epe"] == 0.0 and rows["horse"]["scores"]["warp.ratio"] == 1.0
     assert rows["cat"]["scores"]["motion.relative_epe"] > 0.5  # another clip's motion entirely
-    assert rows["cat"]["errors"]["gt"] == "no ground-truth edit for this sample"
+    assert rows["cat"]["declined"]["gt"] == "no ground-truth edit for this sample"
 
 
 def test_a_model_run_writes_predictions_and_scores_them(synth: Path, tmp_path: Path) -> None:

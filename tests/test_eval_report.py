@@ -176,6 +176,7 @@ def test_csv_has_one_row_per_sample_and_one_column_per_score(run) -> None:
         "clip.clip_t",
         "judge_pairs.total",
         "psnr.psnr",
+        "declined",
         "errors",
     ]
     assert len(table) == len(rows)

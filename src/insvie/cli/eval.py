@@ -102,6 +102,7 @@ def _dataset(out: Path, dataset: Path, scorers: list, decode, console: Console) 
                 row.scores.update(extra.scores)
                 row.meta.update(extra.meta)
                 row.errors.update(extra.errors)
+                row.declined.update(extra.declined)
     out.mkdir(parents=True, exist_ok=True)
     (out / "dataset.json").write_text(json.dumps(summary, indent=1))
     console.print(

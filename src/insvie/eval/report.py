@@ -6,7 +6,7 @@ Reads only :class:`SampleScores` rows, so any runner, metric or benchmark feeds 
   scores, provenance and errors. Strict JSON: a non-finite score is written as the string
   ``"inf"``, ``"-inf"`` or ``"nan"``.
 - ``scores.csv``: one row per sample, one column per score key (empty where a metric did not score
-  the sample), the errors as a JSON object in the last column.
+  the sample), then the declines (metrics with nothing to measure) and the errors as JSON objects.
 - ``report.html``: per-metric tables (mean, median, std, min, max, samples covered, samples failed),
   per-category breakdowns, score histograms, and frame grids of the best and worst samples by a
   primary score key.
@@ -56,7 +56,7 @@ def write_json(rows: Sequence[SampleScores], summary: dict[str, Any], path: Path
 
 def write_csv(rows: Sequence[SampleScores], path: Path) -> Path:
     keys = score_keys(rows)
-    header = ["sample_id", "category", "instruction", "source", "edited", *keys, "errors"]
+    header = ["sample_id", "category", "instruction", "source", "edited", *keys, "declined", "errors"]
 
     def write(tmp: Path) -> None:
         with open(tmp, "w", newline="", encoding="utf-8") as handle:
@@ -64,7 +64,10 @@ def write_csv(rows: Sequence[SampleScores], path: Path) -> Path:
             writer.writerow(header)
             for row in rows:
                 values = [repr(float(row.scores[key])) if key in row.scores else "" for key in keys]
-                errors = json.dumps(row.errors, ensure_ascii=False, sort_keys=True) if row.errors else ""
+                errors, declined = (
+                    json.dumps(found, ensure_ascii=False, sort_keys=True) if found else ""
+                    for found in (row.errors, row.declined)
+                )
                 writer.writerow(
                     [
                         row.sample_id,
@@ -73,6 +76,7 @@ def write_csv(rows: Sequence[SampleScores], path: Path) -> Path:
                         row.source,
                         row.edited or "",
                         *values,
+                        declined,
                         errors,
                     ]
                 )

@@ -72,28 +72,31 @@ def ranked(rows: Sequence[SampleScores], key: str, *, higher_is_better: bool) ->
     return sorted(scored, key=lambda row: -row.scores[key] if higher_is_better else row.scores[key])
 
 
-def _stats_cells(figures: dict[str, Any], failed: int) -> list[Cell]:
+def _stats_cells(figures: dict[str, Any], failed: int, declined: int) -> list[Cell]:
     covered = str(figures["n"])
     if figures["nonfinite"]:
         covered += f" (+{figures['nonfinite']} non-finite)"
     return [
         *(Cell(number(figures[stat]), stat) for stat in _STATS),
         Cell(covered, "n"),
+        Cell(str(declined), "declined"),
         Cell(str(failed), "failed"),
     ]
 
 
 def _metric_tables(summary: dict[str, Any]) -> str:
     parts = []
-    names = sorted(set(summary["errors"]) | {metric_of(key) for key in summary["scores"]})
+    names = sorted(
+        set(summary["errors"]) | set(summary["declined"]) | {metric_of(key) for key in summary["scores"]}
+    )
     for name in names:
         keys = [key for key in summary["scores"] if metric_of(key) == name]
-        errors = summary["errors"].get(name, 0)
-        rows = [(key, [Cell(key), *_stats_cells(summary["scores"][key], errors)]) for key in keys]
+        errors, declined = summary["errors"].get(name, 0), summary["declined"].get(name, 0)
+        rows = [(key, [Cell(key), *_stats_cells(summary["scores"][key], errors, declined)]) for key in keys]
         if not keys:
             empty = {"n": 0, "nonfinite": 0, **dict.fromkeys(_STATS)}
-            rows = [(name, [Cell(f"{name} (no scores)"), *_stats_cells(empty, errors)])]
-        headers = ["score", *_STATS, "n", "failed"]
+            rows = [(name, [Cell(f"{name} (no scores)"), *_stats_cells(empty, errors, declined)])]
+        headers = ["score", *_STATS, "n", "not applicable", "failed"]
         meta = "".join(
             f'<p class="meta">{esc(", ".join(f"{k}: {v}" for k, v in record.items()))}</p>'
             for record in summary["meta"].get(name, [])

@@ -3,11 +3,11 @@
 ``OUT/scores.jsonl`` is appended (and flushed to disk) as each sample finishes, so a ``kill -9`` loses at
 most the sample in flight and a rerun skips what is there. A rerun with more metrics scores only the
 missing ones of each sample; a sample that could not be evaluated at all (missing or corrupt video, no
-prediction) and a metric that failed unexpectedly (a judge's endpoint timing out) are retried, since the
-cause may have been fixed or passed; a metric that declined a sample (no mask) is not. A metric whose
-settings changed since (another model, revision or prompt version: its ``meta()`` differs from what the
-row recorded) is scored again, so a reused report folder never mixes two models under one name. The last
-line of a sample wins.
+prediction) and a metric that failed (a judge's endpoint timing out) are retried, since the cause may
+have been fixed or passed; a metric that declined a sample (no mask: ``SampleScores.declined``) is not.
+A metric whose settings changed since (another model, revision or prompt version: its ``meta()``
+differs from what the row recorded) is scored again, so a reused report folder never mixes two models
+under one name. The last line of a sample wins.
 
 A sample that cannot be evaluated gets a row with its reason under ``errors["sample"]``; a metric that
 fails on one sample gets its reason under its own name; the run goes on. Configuration errors (a
@@ -67,8 +67,8 @@ def _ends_with_newline(path: Path) -> bool:
 def _covered(row: SampleScores, name: str) -> bool:
     """Whether the row has ``name``'s scores or its reason for declining (a failure is tried again)."""
     if name in row.errors:
-        return not row.errors[name].startswith(FAILED)
-    return any(key.startswith(f"{name}.") for key in row.scores)
+        return False
+    return name in row.declined or any(key.startswith(f"{name}.") for key in row.scores)
 
 
 def _settings(metrics: Sequence[Metric]) -> dict[str, dict[str, str]]:
@@ -92,6 +92,7 @@ def _drop_stale(row: SampleScores, settings: dict[str, dict[str, str]]) -> None:
         row.scores = {key: value for key, value in row.scores.items() if not key.startswith(f"{name}.")}
         row.meta.pop(name, None)
         row.errors.pop(name, None)
+        row.declined.pop(name, None)
 
 
 def _check_names(metrics: Sequence[Metric]) -> None:
@@ -108,16 +109,19 @@ def _run_metric(metric: Metric, sample: EvalSample, frames: SampleFrames, row: S
     except (ConfigError, KeyboardInterrupt):
         raise
     except MetricUnavailable as exc:
-        row.errors[metric.name] = str(exc)
+        row.errors.pop(metric.name, None)
+        row.declined[metric.name] = str(exc)
         return
     except Exception as exc:  # one sample's failure must not end a long run; the reason is kept
         row.errors[metric.name] = f"{FAILED}{type(exc).__name__}: {exc}"
         return
     bad = [key for key, value in values.items() if not math.isfinite(float(value))]
     if bad or not values:
-        row.errors[metric.name] = f"non-finite score(s) {bad}" if bad else "no scores returned"
+        problem = f"non-finite score(s) {bad}" if bad else "no scores returned"
+        row.errors[metric.name] = FAILED + problem
         return
     row.errors.pop(metric.name, None)
+    row.declined.pop(metric.name, None)
     row.scores.update({f"{metric.name}.{key}": float(value) for key, value in values.items()})
     row.meta[metric.name] = {key: str(value) for key, value in meta.items()}
 
@@ -156,7 +160,7 @@ def score_sample(
     except ConfigError:
         raise
     except (InsvieError, ValueError, OSError) as exc:
-        row.scores, row.meta = {}, {}
+        row.scores, row.meta, row.declined = {}, {}, {}
         row.errors = {SAMPLE_ERROR: f"sample {sample.sample_id}: {exc}"}
         return row
     for metric in todo:

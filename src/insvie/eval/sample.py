@@ -66,8 +66,10 @@ class Metric(Protocol):
 class SampleScores:
     """One output row: the sample's identity, every score by key (``metric.key``) and where they came from.
 
-    A metric that cannot score a sample (no mask, no ground truth, judge refused) records the reason in
-    ``errors`` under its name instead of a score, so a report can say how many samples each figure covers.
+    A metric with nothing to measure on the sample (no mask, no ground truth, no caption) records its
+    reason in ``declined``; one that failed (a judge's endpoint down, a reply out of range, a corrupt
+    video for the whole sample under ``"sample"``) records it in ``errors``. Reports count the two apart:
+    a decline is expected, a failure is something to fix and is retried on a rerun.
     """
 
     sample_id: str
@@ -78,3 +80,4 @@ class SampleScores:
     scores: dict[str, float] = field(default_factory=dict)
     meta: dict[str, dict[str, str]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    declined: dict[str, str] = field(default_factory=dict)

@@ -30,9 +30,11 @@ def score_keys(rows: Sequence[SampleScores]) -> list[str]:
 
 
 def metric_names(rows: Sequence[SampleScores]) -> list[str]:
-    """Every metric that scored or failed a sample."""
+    """Every metric that scored, failed or declined a sample."""
     return sorted(
-        {metric_of(key) for row in rows for key in row.scores} | {n for row in rows for n in row.errors}
+        {metric_of(key) for row in rows for key in row.scores}
+        | {n for row in rows for n in row.errors}
+        | {n for row in rows for n in row.declined}
     )
 
 
@@ -104,6 +106,7 @@ def summarize(rows: Sequence[SampleScores]) -> dict[str, Any]:
         "samples_with_errors": sum(1 for row in rows if row.errors),
         "scores": {key: stats(finite(rows, key), nonfinite=_nonfinite(rows, key)) for key in keys},
         "errors": {name: sum(1 for row in rows if name in row.errors) for name in metric_names(rows)},
+        "declined": {name: sum(1 for row in rows if name in row.declined) for name in metric_names(rows)},
         "categories": by_category,
         "meta": _distinct_meta(rows),
     }

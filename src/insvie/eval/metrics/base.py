@@ -2,7 +2,8 @@
 
 A metric that cannot score a sample (no mask, no ground truth, no target caption) raises
 :class:`MetricUnavailable` with the reason; the runner records it under the metric's name in
-``SampleScores.errors``, so a report says how many samples each figure covers and why the others lack it.
+``SampleScores.declined`` (not ``errors``: nothing went wrong), so a report says how many samples each
+figure covers and why the others lack it.
 """
 
 from __future__ import annotations
