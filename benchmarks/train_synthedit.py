@@ -117,7 +117,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 @dataclass
 class Sizes:
-    vae_channels: int
+    vae_channels: tuple[int, int, int]  # per VAE block: full, 1/2, 1/4 resolution
     hidden_heads: int
     head_dim: int
     layers: int
@@ -127,10 +127,16 @@ class Sizes:
 
 
 FULL_SIZES = Sizes(
-    vae_channels=32, hidden_heads=4, head_dim=32, layers=4, text_dim=64, text_layers=2, text_length=64
+    vae_channels=(16, 32, 64),
+    hidden_heads=4,
+    head_dim=32,
+    layers=4,
+    text_dim=64,
+    text_layers=2,
+    text_length=64,
 )
 QUICK_SIZES = Sizes(
-    vae_channels=8, hidden_heads=2, head_dim=16, layers=1, text_dim=32, text_layers=1, text_length=64
+    vae_channels=(8, 8, 8), hidden_heads=2, head_dim=16, layers=1, text_dim=32, text_layers=1, text_length=64
 )
 VAE_SIZES = FULL_SIZES  # what synthedit_vae.py pretrains
 
@@ -138,13 +144,12 @@ VAE_SIZES = FULL_SIZES  # what synthedit_vae.py pretrains
 def build_vae(sizes: Sizes, height: int, width: int) -> Any:
     from diffusers import AutoencoderKLCogVideoX
 
-    channels = sizes.vae_channels
     return AutoencoderKLCogVideoX(
         in_channels=3,
         out_channels=3,
         down_block_types=("CogVideoXDownBlock3D",) * 3,  # 4x spatial, 4x temporal
         up_block_types=("CogVideoXUpBlock3D",) * 3,
-        block_out_channels=(channels,) * 3,
+        block_out_channels=sizes.vae_channels,
         latent_channels=16,
         layers_per_block=1,
         norm_num_groups=8,
@@ -171,10 +176,16 @@ def train_vae(
     steps: int | None = None,
     lr: float = 2e-3,
     batch: int = 4,
+    crop: tuple[int, int, int] | None = None,
+    full_after: float = 0.8,
     report_every: int = 0,
 ) -> dict[str, float]:
     """Train ``vae`` as a deterministic autoencoder (the distribution's mode) for ``steps`` or ``seconds``,
-    then pin its log-variance so that ``sample() == mode()``."""
+    then pin its log-variance so that ``sample() == mode()``.
+
+    With ``crop`` (frames, height, width) the steps before ``full_after`` of the run see random crops:
+    the convolutions are local in space and (causally) in time, so crops teach the same weights at a
+    fraction of the cost; the last part sees whole clips, as the editor will encode them."""
     if (seconds is None) == (steps is None):
         raise ValueError("give exactly one of seconds or steps")
     rng = np.random.default_rng(seed)
@@ -188,7 +199,14 @@ def train_vae(
     while progress() < 1.0 or done < 2:
         for group in optimizer.param_groups:
             group["lr"] = vae_lr(min(progress(), 1.0), lr)
-        pixels = to_pixels(videos[rng.choice(len(videos), size=min(batch, len(videos)), replace=False)])
+        clips = videos[rng.choice(len(videos), size=min(batch, len(videos)), replace=False)]
+        if crop is not None and progress() < full_after:
+            frames, height, width = crop
+            t0 = 4 * int(rng.integers(0, (clips.shape[1] - frames) // 4 + 1))  # keep latent-frame alignment
+            y0 = int(rng.integers(0, clips.shape[2] - height + 1))
+            x0 = int(rng.integers(0, clips.shape[3] - width + 1))
+            clips = clips[:, t0 : t0 + frames, y0 : y0 + height, x0 : x0 + width]
+        pixels = to_pixels(np.ascontiguousarray(clips))
         latents = vae.encode(pixels).latent_dist.mode()
         recon = vae.decode(latents).sample[:, :, : pixels.shape[2]]
         loss = torch.nn.functional.mse_loss(recon, pixels) + 1e-4 * latents.pow(2).mean()
