@@ -176,7 +176,7 @@ class Edit(Stage):
 
     def _edit(self, task: Task) -> Outcome:
         cfg = self.config
-        source = request_frame(task)
+        source = request_frame(task, self.ctx)
         seed = task.seed("edit") % (2**31)
         try:
             images, made, provenance = self._candidates(task, source, seed)

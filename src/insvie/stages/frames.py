@@ -1,4 +1,8 @@
-"""The one frame an image-level step looks at: a clip's first frame, or the image itself."""
+"""Where steps find a clip's or an image's pixels: the stored clip file, its span, or the image.
+
+Split records clips as spans of their source; ``clip_store`` encodes the clips that survived the
+filters, and the steps after it read that file (an item made with a file of its own keeps using it).
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,53 @@ from pathlib import Path
 
 import numpy as np
 
-from insvie.engine import Task
+from insvie.engine import StageContext, Task
 from insvie.media import read_frames, read_image
+from insvie.stages.clip_store import ClipStore
+
+STORE_STEP = ClipStore.name
 
 
-def item_frame(task: Task) -> np.ndarray:
+def clip_file(task: Task, ctx: StageContext) -> Path | None:
+    """A clip item's stored file: its own media, or what ``clip_store`` encoded for it."""
+    stored = task.inputs.get(STORE_STEP, {}).get("clip")
+    return task.media or (None if stored is None else ctx.resolve(stored))
+
+
+def parent_clip_file(task: Task, ctx: StageContext) -> Path | None:
+    """The stored file of the clip an edit request was made from (None for image requests)."""
+    stored = task.inputs.get(f"parent.{STORE_STEP}", {}).get("clip")
+    return task.parent_media or (None if stored is None else ctx.resolve(stored))
+
+
+def clip_frames(task: Task) -> np.ndarray:
+    """A clip's frames: from its file when it has one, else decoded from its span of the source."""
+    if task.media is not None:
+        return read_frames(task.media)
+    meta = task.meta
+    start = meta["start_frame"]
+    return read_frames(
+        meta["source_file"],
+        start=start,
+        end=start + meta["num_frames"],
+        fps=meta["fps"],
+        max_size=meta["max_side"],
+    )
+
+
+def item_frame(task: Task, ctx: StageContext) -> np.ndarray:
     """The first frame of a clip item, or an image item's picture."""
-    if task.kind == "clip" and task.media is not None:
-        return read_frames(task.media, end=1)[0]
+    clip = clip_file(task, ctx) if task.kind == "clip" else None
+    if clip is not None:
+        return read_frames(clip, end=1)[0]
     return read_image(Path(task.source or task.meta.get("source_file") or ""))
 
 
-def request_frame(task: Task) -> np.ndarray:
+def request_frame(task: Task, ctx: StageContext) -> np.ndarray:
     """The frame an edit request edits: its clip's first frame, or the source image."""
-    if task.parent_media is not None:
-        return read_frames(task.parent_media, end=1)[0]
+    clip = parent_clip_file(task, ctx)
+    if clip is not None:
+        return read_frames(clip, end=1)[0]
     return read_image(Path(task.meta.get("source_file") or ""))
 
 

@@ -105,6 +105,7 @@ class Instruct(Stage):
         return {**super().describe(), "makes": self.makes}
 
     def setup(self, ctx: StageContext) -> None:
+        self.ctx = ctx
         self.chat = None
         if self.config.source == "llm":
             self.chat = make_chat(self.config.chat, root=ctx.root, step=self.name)
@@ -178,7 +179,7 @@ class Instruct(Stage):
         weights = np.array([mix[c] for c in names])
         rng = self._rng(task)
         wanted = [str(c) for c in rng.choice(names, size=self.config.per_item, p=weights / weights.sum())]
-        frame = item_frame(task)
+        frame = item_frame(task, self.ctx)
         seed = task.seed("llm") % (2**31)
         caption = self.chat.complete_json(
             [{"role": "user", "content": [text_part(CAPTION_PROMPT), image_part(frame)]}],

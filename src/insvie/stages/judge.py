@@ -114,7 +114,7 @@ class Judge(Stage):
 
     def _judge(self, task: Task) -> Outcome:
         edit = task.inputs[self.edit_step]
-        source = request_frame(task)
+        source = request_frame(task, self.ctx)
         # Only candidates the CLIP pre-filter passed cost a judge request.
         indices = (
             task.inputs[self.prefilter_step]["passing"]

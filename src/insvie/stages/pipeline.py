@@ -1,6 +1,7 @@
 """The InsViE pipeline as engine steps, assembled from a build config.
 
-Videos: split -> clip_filter -> clip_dedup -> instruct -> edit [-> judge] -> propagate -> refilter.
+Videos: split -> clip_filter -> clip_dedup -> clip_store -> instruct -> edit [-> judge] -> propagate ->
+refilter (split records spans; clip_store encodes only the clips the filters kept).
 Images: image_filter -> image_dedup -> image_instruct -> image_edit [-> image_judge] -> animate -> refilter.
 Existing image pairs: animate_pairs -> refilter. Every branch ends in ``triplet`` items that the one
 refilter step judges (then, with the judge enabled, ``video_judge`` on sampled frames), so all
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from insvie.engine import Step
 from insvie.stages.animate import Animate
+from insvie.stages.clip_store import ClipStore
 from insvie.stages.config import BuildConfig
 from insvie.stages.dedup import Dedup, DedupConfig
 from insvie.stages.edit import Edit
@@ -58,9 +60,10 @@ def build_steps(config: BuildConfig) -> list[Step]:
         Step(Split(config.split)),
         Step(ClipGate(config.clip_filter), after="split"),
         Step(Dedup(config.dedup, name="clip_dedup", consumes="clip"), after="clip_filter"),
+        Step(ClipStore(), after="clip_dedup"),
         Step(ImageGate(config.image_filter)),
         Step(Dedup(image_dedup, name="image_dedup", consumes="image"), after="image_filter"),
-        Step(Instruct(config.instruct), after="clip_dedup"),
+        Step(Instruct(config.instruct), after="clip_store"),
         Step(
             Instruct(config.instruct, name="image_instruct", consumes="image", makes="image_edit"),
             after="image_dedup",

@@ -78,7 +78,9 @@ class ClipPrefilter(Stage):
             for c in edit["candidates"]
         ]
         source_caption, target_caption = captions(task.meta)
-        scores = self.scorer.edit_scores(request_frame(task), images, source_caption, target_caption)
+        scores = self.scorer.edit_scores(
+            request_frame(task, self.ctx), images, source_caption, target_caption
+        )
         judged = [
             {
                 "candidate": i,

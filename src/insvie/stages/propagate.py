@@ -21,7 +21,7 @@ from insvie.backends.propagation.framewise import propagate_framewise
 from insvie.engine import Child, Outcome, Resources, Stage, StageConfig, StageContext, Task
 from insvie.engine.stage import OPERATIONAL
 from insvie.media import read_frames, write_video
-from insvie.stages.frames import chosen_edit
+from insvie.stages.frames import chosen_edit, parent_clip_file
 
 
 class I2VConfig(StageConfig):
@@ -197,8 +197,10 @@ class Propagate(Stage):
     def _propagate(self, task: Task) -> Outcome:
         cfg = self.config
         frame_path, choice = chosen_edit(task, self.choice_steps)
-        assert task.parent_media is not None, f"{task.item_id}: an edit request made from a clip"
-        source = read_frames(task.parent_media)
+        clip = parent_clip_file(task, self.ctx)
+        if clip is None:
+            raise ValueError(f"{task.item_id}: its clip has no stored file (did clip_store run before?)")
+        source = read_frames(clip)
         output: dict = {"backend": cfg.backend, "edited_frame": frame_path}
         if cfg.backend in ("svd", "wan"):
             frame = np.asarray(Image.open(self.ctx.resolve(frame_path)).convert("RGB"))
@@ -227,7 +229,7 @@ class Propagate(Stage):
         write_video(file, edited, task.parent_meta.get("fps", 8.0), crf=cfg.crf)
         meta = triplet_meta(
             task,
-            self.ctx.relpath(task.parent_media),
+            self.ctx.relpath(clip),
             branch="video",
             variant=0,
             span=[task.parent_meta.get("start_time"), task.parent_meta.get("end_time")],

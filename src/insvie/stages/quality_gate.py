@@ -17,7 +17,8 @@ from insvie.backends.analysis.motion import motion_stats
 from insvie.backends.analysis.phash import clip_hash, phash
 from insvie.backends.analysis.quality import clip_quality
 from insvie.engine import Outcome, Stage, StageConfig, StageContext, Task
-from insvie.media import read_frames, read_image
+from insvie.media import read_image
+from insvie.stages.frames import clip_frames
 
 
 class GateConfig(StageConfig):
@@ -103,7 +104,7 @@ class ClipGate(Stage):
         video = None
         signals = task.meta.get("signals")
         if signals is None:  # clips not made by split (or made before it measured) are measured here
-            video = read_frames(Path(str(task.media)))
+            video = clip_frames(task)
             signals = measure_clip(video)
         quality, motion = signals["quality"], signals["motion"]
         label = "static" if motion < cfg.static_threshold else "dynamic"
@@ -117,7 +118,7 @@ class ClipGate(Stage):
             reason = "too_fast"
         if self.text is not None:
             if video is None:
-                video = read_frames(Path(str(task.media)))
+                video = clip_frames(task)
             picks = np.linspace(0, len(video) - 1, cfg.text_frames).round().astype(int)
             output["text_ratio"] = round(max(self.text.ratio(video[i]) for i in picks), 6)
             if reason is None and output["text_ratio"] > (cfg.max_text_ratio or 0.0):

@@ -1,7 +1,9 @@
 """split: a source video becomes clips of the target length and fps, cut inside shot boundaries.
 
-Clips never straddle a cut (an edit carried across a cut is meaningless), skip the frames just after
-a cut (dissolves and flashes), and are stored at a bounded size so later stages decode cheaply.
+Clips never straddle a cut (an edit carried across a cut is meaningless) and skip the frames just after
+a cut (dissolves and flashes). A clip is recorded as a span of its source plus the signals the gates
+decide on, measured here while its frames are in memory; encoding it was most of this step's time and
+was wasted on every clip the gates drop, so ``clip_store`` encodes only the clips that survive them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from pydantic import Field
 from insvie.backends.analysis.working import shrink
 from insvie.backends.shots import make_shot_detector
 from insvie.engine import Child, Outcome, Stage, StageConfig, StageContext, Task
-from insvie.media import iter_frames, probe, write_video
+from insvie.engine.ingest import fingerprint
+from insvie.media import iter_frames, probe
 from insvie.stages.quality_gate import measure_clip
 
 _KEEP_FRAMES = 400
@@ -45,7 +48,7 @@ class SplitConfig(StageConfig):
     crf: Annotated[int, Field(ge=0, le=51, description="H.264 quality of stored clips.")] = 18
     preset: Annotated[
         Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"],
-        Field(description="x264 speed preset of stored clips (encoding is the split step's main cost)."),
+        Field(description="x264 speed preset of stored clips (encoding is clip_store's main cost)."),
     ] = "superfast"
 
 
@@ -69,7 +72,6 @@ class Split(Stage):
     config: SplitConfig
 
     def setup(self, ctx: StageContext) -> None:
-        self.ctx = ctx
         # Clip ids carry the config's short hash: other settings cut other spans, so other items.
         self.tag = self.fingerprint()[:8]
         self.detector = make_shot_detector(self.config.shot_detector, threshold=self.config.shot_threshold)
@@ -99,6 +101,7 @@ class Split(Stage):
             if keep:
                 frames.append(frame)
         shots = self.detector.shots(thumbs)
+        source_fingerprint = fingerprint(path)
         children = []
         for shot_index, shot in enumerate(shots):
             for start in clip_starts(shot, cfg.clip_frames, cfg.clips_per_shot, cfg.trim_frames):
@@ -108,21 +111,22 @@ class Split(Stage):
                     if keep
                     else list(iter_frames(path, start=start, end=end, fps=cfg.fps, max_size=cfg.max_side))
                 )
-                file = self.ctx.new_file(".mp4")
-                write_video(file, clip, cfg.fps, crf=cfg.crf, preset=cfg.preset)
                 meta = {
                     "source_file": str(path),
+                    "source_fingerprint": source_fingerprint,
                     "source_name": path.stem,
                     "clip_index": len(children),
                     "shot": shot_index,
                     "start_frame": start,
                     "num_frames": cfg.clip_frames,
                     "fps": cfg.fps,
+                    "max_side": cfg.max_side,
+                    "encode": {"crf": cfg.crf, "preset": cfg.preset},
                     "start_time": round(start / cfg.fps, 4),
                     "end_time": round((start + cfg.clip_frames) / cfg.fps, 4),
                     "signals": measure_clip(np.asarray(clip)),
                 }
-                children.append(Child(f"{task.item_id}.{self.tag}.{start:06d}", "clip", meta, media=file))
+                children.append(Child(f"{task.item_id}.{self.tag}.{start:06d}", "clip", meta))
         output = {
             "probe": info,
             "shot_detector": self.detector.name,
