@@ -23,8 +23,8 @@ def test_framewise_reapplies_the_operator_to_every_frame() -> None:
     assert np.array_equal(propagate_framewise(video, op, 0.7), out), "an Operator works as well as a name"
 
 
-def test_registry_gives_one_signature_for_both() -> None:
-    assert list_propagators() == ["flow_warp", "framewise"]
+def test_registry_gives_one_signature_for_every_propagator() -> None:
+    assert list_propagators() == ["flow_warp", "framewise", "svd", "wan"]
     video = clip(4)
     first = get_operator("warm").apply(video[0], 0.6)
     by_name = get_propagator("framewise")(video, first, operator="warm", strength=0.6)
