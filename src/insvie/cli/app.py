@@ -47,10 +47,11 @@ def app(
     ] = 30.0,
     device: Annotated[str, typer.Option(help="Where the editor runs: auto, cpu or cuda[:N].")] = "auto",
 ) -> None:
-    """Serve the insvie web app: an edit tab (upload or pick a video, instruction, guidance, steps, seed;
-    source and edit side by side; download) and a dataset tab (triplets with every stage score and the
-    rejected candidates, filter and sort, the acceptance funnel, accept/reject reviews that
-    `insvie export` honours).
+    """Serve the insvie web app on loopback: edit a video, browse and review a dataset.
+
+    The edit tab: upload or pick a video, instruction, guidance, steps, seed; source and edit side by
+    side; download. The dataset tab: triplets with every stage score and the rejected candidates,
+    filter and sort, the acceptance funnel, accept/reject reviews that `insvie export` honours.
 
     It listens on 127.0.0.1 unless --host says otherwise; uploads are held to --max-upload-mb and
     --max-seconds, and only media files inside the opened dataset's media/ folder are ever served.
