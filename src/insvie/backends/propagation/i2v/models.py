@@ -9,6 +9,17 @@ from insvie.backends.propagation.i2v.settings import I2VSettings
 _LOADED: dict[tuple, Any] = {}
 
 
+def place_pipeline(pipe: Any, device: str, cpu_offload: bool) -> Any:
+    """Quiet ``pipe`` and put it on ``device``, or offload it there (CUDA only: on the CPU the weights
+    already live in CPU memory, so offloading would only add hooks)."""
+    pipe.set_progress_bar_config(disable=True)
+    if cpu_offload and device.startswith("cuda"):
+        pipe.enable_model_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+    return pipe
+
+
 def _backend_class(backend: str) -> Any:
     if backend == "svd":
         from insvie.backends.propagation.i2v.svd import SvdModel

@@ -17,6 +17,7 @@ import numpy as np
 
 from insvie.backends.image_edit.loading import resolve_dtype, to_uint8, torch_dtype
 from insvie.backends.propagation.i2v.injection import FeatureInjector
+from insvie.backends.propagation.i2v.models import place_pipeline
 from insvie.backends.propagation.i2v.sampler import Schedule
 from insvie.backends.propagation.i2v.settings import I2VSettings
 
@@ -70,12 +71,7 @@ class SvdModel:
         pipe = StableVideoDiffusionPipeline.from_pretrained(
             settings.model, revision=settings.revision, torch_dtype=dtype
         )
-        pipe.set_progress_bar_config(disable=True)
-        if settings.cpu_offload and device.startswith("cuda"):
-            pipe.enable_model_cpu_offload(device=device)
-        else:
-            pipe.to(device)
-        return pipe
+        return place_pipeline(pipe, device, settings.cpu_offload)
 
     @property
     def device(self) -> Any:
