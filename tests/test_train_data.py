@@ -307,3 +307,29 @@ def test_dataset_augment_rates_over_items(synth):
         drops.append(item["drop_source"])
     assert binomial_ok(sum(p == "" for p in prompts), n, 0.3)
     assert binomial_ok(sum(drops), n, 0.2)
+
+
+def test_stage_config_sets_the_augmentations(synth, tmp_path):
+    from insvie.errors import ConfigError
+    from insvie.train.config import load_train_config
+    from insvie.train.run import dataset_for
+
+    file = tmp_path / "stage.yaml"
+    file.write_text(
+        f"model: m\noutput_dir: out\nsteps: 1\ndata: {{manifest: {synth}, options: {{num_frames: 5}},"
+        " augment: {text_drop: 1.0, identity: 0.0, noise: false}}\n"
+    )
+    dataset = dataset_for(load_train_config(file))
+    assert dataset.augment == AugmentConfig(text_drop=1.0, identity=0.0, noise=False)
+    assert all(dataset[i]["prompt"] == "" for i in range(len(dataset)))  # every instruction dropped
+
+    file.write_text(
+        f"model: m\noutput_dir: out\nsteps: 1\ndata: {{manifest: {synth}, augment: {{text_drop: 2}}}}\n"
+    )
+    with pytest.raises(ConfigError, match=r"data\.augment.*text_drop must be within \[0, 1\]"):
+        load_train_config(file)
+    file.write_text(
+        f"model: m\noutput_dir: out\nsteps: 1\ndata: {{manifest: {synth}, options: {{augment: {{}}}}}}\n"
+    )
+    with pytest.raises(ConfigError, match=r"augment belongs in data\.augment"):
+        load_train_config(file)

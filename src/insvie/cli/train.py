@@ -30,8 +30,9 @@ def train(
     output_dir), its data (`data.manifest`: a Parquet manifest from `insvie export`, an InsViE folder
     or a SynthEdit folder, with `data.filters`), LoRA or full fine-tuning, and the optimisation. A run
     that stops resumes exactly (optimizer, scheduler, RNG, data position) when started again. The stage
-    configs of the InsViE curriculum are in configs/train/. For several processes or GPUs, run
-    `accelerate launch -m insvie train -c STAGE.yaml`.
+    configs of the InsViE curriculum are in configs/train/. For several GPUs, run `accelerate launch
+    --config_file configs/accelerate/ddp.yaml -m insvie train -c STAGE.yaml` (fsdp2.yaml shards the
+    weights for full fine-tuning); docs/train.md has the details.
     """
     if ctx.invoked_subcommand is not None:
         return

@@ -10,9 +10,12 @@ augmentation off does not shift the others.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported on use: stage configs (which hold an AugmentConfig) stay torch-free
+    import torch
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ def apply_pixel_augment(
     if draw.drop_text:
         prompt = ""
     if draw.noise_sigma > 0:
+        import torch
+
         generator = torch.Generator().manual_seed(draw.noise_seed)
         noise = torch.randn(source.shape, generator=generator, dtype=source.dtype)
         source = (source + draw.noise_sigma * noise).clamp_(-1.0, 1.0)
@@ -96,7 +101,6 @@ def apply_latent_augment(
     """
     if draw.identity:
         target_latents = source_latents.clone()
-        prompt_embeds = torch.zeros_like(prompt_embeds)
-    if draw.drop_text:
-        prompt_embeds = torch.zeros_like(prompt_embeds)
+    if draw.identity or draw.drop_text:
+        prompt_embeds = prompt_embeds.new_zeros(prompt_embeds.shape)
     return source_latents, target_latents, prompt_embeds

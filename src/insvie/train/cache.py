@@ -189,6 +189,12 @@ class CachedTripletDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
+    @property
+    def uniform_shape(self) -> bool:
+        """Whether every entry has the same latent shape, as the build's dataset settings guarantee."""
+        settings = self.config.get("dataset") or {}
+        return settings.get("size") is not None and settings.get("short") == "resample"
+
     def bucket_key(self, index: int) -> tuple[int, ...]:
         from safetensors import safe_open
 

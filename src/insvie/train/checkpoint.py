@@ -75,15 +75,20 @@ def load_checkpoint(accelerator: Any, folder: Path) -> dict[str, Any]:
         raise FileNotFoundError(
             f"{state_file}: missing; was the checkpoint written with a different number of processes?"
         )
-    return torch.load(state_file, weights_only=False)
+    return torch.load(state_file, weights_only=True)
 
 
 def weights_digest(module: torch.nn.Module, *, trainable_only: bool = True) -> str:
-    """sha256 over the (trainable) parameters' names and bytes, to compare weights across ranks."""
+    """sha256 over the (trainable) parameters' names and bytes, to compare weights across ranks.
+
+    With FSDP2 every process must call it (each sharded parameter is gathered)."""
     digest = hashlib.sha256()
     for name, param in module.named_parameters():
         if trainable_only and not param.requires_grad:
             continue
+        value = param.detach()
+        if hasattr(value, "full_tensor"):  # an FSDP2 shard: gathered, so every process digests the whole
+            value = value.full_tensor()
         digest.update(name.encode())
-        digest.update(param.detach().float().cpu().contiguous().numpy().tobytes())
+        digest.update(value.float().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()

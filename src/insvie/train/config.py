@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from insvie.errors import ConfigError
+from insvie.train.augment import AugmentConfig
 
 DEFAULT_LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
 FINAL_DIRNAME = "final"
@@ -28,13 +29,22 @@ class _Strict(BaseModel):
 
 
 class DataConfig(_Strict):
-    """Where the triplets come from; ``filters`` and ``options`` are passed to the data side as dicts."""
+    """Where the triplets come from; ``filters`` and ``options`` are passed to the data side as dicts.
+
+    ``augment`` sets the method's augmentations, which apply with and without the latent cache."""
 
     manifest: Path | None = None
     root: Path | None = None  # a Parquet manifest's dataset folder (default: the folder above exports/)
     filters: dict[str, Any] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
     cache_dir: Path | None = None
+
+    @model_validator(mode="after")
+    def _augment_not_in_options(self) -> DataConfig:
+        if "augment" in self.options:
+            raise ValueError("augment belongs in data.augment, not data.options")
+        return self
 
 
 class LoraConfigModel(_Strict):

@@ -296,6 +296,11 @@ class TripletDataset(Dataset):
             return nearest_bucket(height, width, self.buckets)
         return _floor_to(height, 16), _floor_to(width, 16)
 
+    @property
+    def uniform_shape(self) -> bool:
+        """Whether every item has the same (T, H, W), known without probing the files."""
+        return self.size is not None and self.short == "resample"
+
     def bucket_key(self, index: int) -> tuple[int, int, int]:
         """(T, H, W) of item ``index``: items with equal keys stack into one batch."""
         available = self.info(index)[0]

@@ -19,9 +19,13 @@ and :func:`insvie.train.loss.editor_loss` scores it. LoRA (peft) on the attentio
 the (grown) patch embedding are trained, or everything (``finetune: full``). AdamW, linear warmup
 then constant / linear / cosine decay, gradient accumulation and mixed precision by accelerate.
 
-Data order: a permutation of the dataset per epoch, seeded by (seed, epoch), cut into global batches
-of ``batch_size x processes``, each process taking its slice; the position is the micro-batch count,
-so resume continues with exactly the batches an uninterrupted run would have seen.
+Data order (:mod:`insvie.train.order`): a permutation per epoch cut into global batches of
+``batch_size x processes`` items of one shape, each process taking its slice; the position is the
+micro-batch count, so resume continues with exactly the batches an uninterrupted run would have seen.
+
+Several processes: ``accelerate launch`` with ``configs/accelerate/ddp.yaml`` or ``fsdp2.yaml``. With
+FSDP (or DeepSpeed ZeRO) each process holds a shard of the weights, so validation runs on every process
+and the final weights are gathered before they are saved.
 
 Outputs in ``output_dir``: ``log.csv`` (step, loss, lr; always), ``tensorboard/`` and a W&B run when
 asked for and installed (:mod:`insvie.train.tracking`), ``checkpoints/step-N/``,
@@ -34,13 +38,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
 from insvie.errors import ConfigError
 from insvie.train.checkpoint import (
@@ -51,6 +54,7 @@ from insvie.train.checkpoint import (
 )
 from insvie.train.config import FINAL_DIRNAME, TrainStageConfig
 from insvie.train.loss import editor_loss
+from insvie.train.order import EpochItems, RankSampler, batch_keys
 from insvie.train.tracking import TrainLog
 
 log = logging.getLogger(__name__)
@@ -58,36 +62,7 @@ log = logging.getLogger(__name__)
 _TENSOR_KEYS = ("source", "target", "source_latents", "target_latents", "prompt_embeds")
 
 
-# -- data order ---------------------------------------------------------------------------------
-
-
-class RankSampler(Sampler[int]):
-    """Endless indices of this process's share of each global batch, from micro-batch ``start`` on."""
-
-    def __init__(self, size: int, *, batch_size: int, rank: int, world: int, seed: int, start: int = 0):
-        if size < 1:
-            raise ValueError("the dataset is empty")
-        self.size, self.batch_size, self.rank, self.world = size, batch_size, rank, world
-        self.seed, self.start = seed, start
-        self._perm: tuple[int, torch.Tensor] | None = None
-
-    def _index(self, position: int) -> int:
-        epoch, offset = divmod(position, self.size)
-        if self._perm is None or self._perm[0] != epoch:
-            generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-            self._perm = (epoch, torch.randperm(self.size, generator=generator))
-        return int(self._perm[1][offset])
-
-    def __iter__(self) -> Iterator[int]:
-        micro = self.start
-        while True:
-            first = (micro * self.world + self.rank) * self.batch_size
-            for position in range(first, first + self.batch_size):
-                yield self._index(position)
-            micro += 1
-
-    def __len__(self) -> int:  # pragma: no cover - endless; DataLoader only needs it for len()
-        return 2**62
+# -- batches ------------------------------------------------------------------------------------
 
 
 def collate_examples(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -152,6 +127,31 @@ def _merged_transformer(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
+def _is_sharded(acc: Any) -> bool:
+    """Whether each process holds only a shard of the weights (FSDP, DeepSpeed)."""
+    from accelerate.utils import DistributedType
+
+    return acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+
+
+def _gathered_transformer(
+    acc: Any, model: torch.nn.Module, transformer_cls: type, config: TrainStageConfig
+) -> torch.nn.Module | None:
+    """The trained transformer as one plain module on the main process (``None`` on the others).
+
+    Sharded processes each hold part of every weight, so the full state dict is gathered (a collective:
+    every process calls this) and loaded into a fresh copy of the start weights' architecture, wrapped
+    for LoRA the same way, so LoRA can be merged as in the unsharded case."""
+    state = acc.get_state_dict(model)
+    if not acc.is_main_process:
+        return None
+    fresh = _trainable_model(
+        transformer_cls.from_pretrained(config.start_weights(), subfolder="transformer"), config
+    )
+    fresh.load_state_dict(state)
+    return _merged_transformer(fresh)
+
+
 @dataclass
 class _Ctx:
     pipe: Any
@@ -188,8 +188,13 @@ def _encode(batch: dict[str, Any], ctx: _Ctx) -> tuple[torch.Tensor, torch.Tenso
 # -- validation ----------------------------------------------------------------------------------
 
 
-def _validate(pipe: Any, model: torch.nn.Module, config: TrainStageConfig, step: int) -> None:
-    """Edit the validation videos with the current weights; write mp4s and a first/mid/last frame grid."""
+def _validate(
+    pipe: Any, model: torch.nn.Module, config: TrainStageConfig, step: int, *, write: bool = True
+) -> None:
+    """Edit the validation videos with the current weights; write mp4s and a first/mid/last frame grid.
+
+    With sharded weights (FSDP, ZeRO-3) every process must run the forward passes together, so every
+    process calls this and only the one with ``write`` saves the results."""
     import numpy as np
     from PIL import Image
 
@@ -197,7 +202,8 @@ def _validate(pipe: Any, model: torch.nn.Module, config: TrainStageConfig, step:
 
     val = config.validation
     folder = config.output_dir / "validation" / f"step-{step:08d}"
-    folder.mkdir(parents=True, exist_ok=True)
+    if write:
+        folder.mkdir(parents=True, exist_ok=True)
     was_training = model.training
     model.eval()
     rows = []
@@ -212,10 +218,12 @@ def _validate(pipe: Any, model: torch.nn.Module, config: TrainStageConfig, step:
                 width=val.width,
                 generator=torch.Generator().manual_seed(config.seed),
             ).frames[0]
+            if not write:
+                continue
             write_edit_video(frames, folder / f"{i:03d}.mp4")
             picks = [frames[0], frames[len(frames) // 2], frames[-1]]
             rows.append(np.concatenate(picks, axis=1))
-        if rows:
+        if rows and write:
             Image.fromarray(np.concatenate(rows, axis=0)).save(folder / "grid.png")
     except Exception as error:  # validation must not kill a long run
         log.warning("validation at step %d failed: %s", step, error)
@@ -276,6 +284,7 @@ def train(
         frozen.eval()
         frozen.to(device)
     transformer = pipe.transformer
+    transformer_cls = type(transformer)  # FSDP2 swaps the class of the module it shards
     if config.gradient_checkpointing:
         transformer.enable_gradient_checkpointing()
     model = _trainable_model(transformer, config)
@@ -290,6 +299,7 @@ def train(
     )
     lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
     model, optimizer = acc.prepare(model, optimizer)
+    sharded = _is_sharded(acc)
     acc.register_for_checkpointing(lr_scheduler)  # stepped by hand: once per optimizer step
 
     noise_scheduler = CogVideoXDDIMScheduler.from_config(pipe.scheduler.config)
@@ -327,9 +337,10 @@ def train(
         world=acc.num_processes,
         seed=config.seed,
         start=micro,
+        keys=batch_keys(dataset, config.batch_size * acc.num_processes),
     )
     loader = DataLoader(
-        dataset,
+        EpochItems(dataset),
         batch_size=config.batch_size,
         sampler=sampler,
         num_workers=config.num_workers,
@@ -374,7 +385,8 @@ def train(
             )
             acc.backward(loss)
             if acc.sync_gradients and config.max_grad_norm is not None:
-                acc.clip_grad_norm_(params, config.max_grad_norm)
+                # the prepared model's parameters: FSDP replaces them with sharded ones
+                acc.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
         micro += 1
@@ -392,8 +404,8 @@ def train(
         if done or (config.checkpoint_every and step % config.checkpoint_every == 0):
             save_checkpoint(acc, output_dir, step, train_state(), keep=config.checkpoints_total_limit)
         if config.validation.every and step % config.validation.every == 0 and config.validation.videos:
-            if acc.is_main_process:
-                _validate(pipe, acc.unwrap_model(model), config, step)
+            if sharded or acc.is_main_process:
+                _validate(pipe, acc.unwrap_model(model), config, step, write=acc.is_main_process)
             acc.wait_for_everyone()
         if done:
             break
@@ -405,8 +417,11 @@ def train(
     if step < config.steps:
         return final  # interrupted on purpose (stop_after): no final weights yet
     acc.wait_for_everyone()
-    if acc.is_main_process:
-        merged = _merged_transformer(unwrapped)
+    if sharded:
+        merged = _gathered_transformer(acc, model, transformer_cls, config)
+    else:
+        merged = _merged_transformer(unwrapped) if acc.is_main_process else None
+    if merged is not None:
         merged.requires_grad_(False)
         pipe.register_modules(transformer=merged)
         pipe.save_pretrained(final)

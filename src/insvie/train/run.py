@@ -50,7 +50,7 @@ def dataset_for(config: TrainStageConfig) -> Any:
 
     cache = config.data.cache_dir
     if cache is not None and (cache / "index.json").is_file():
-        return CachedTripletDataset(cache, seed=config.seed)
+        return CachedTripletDataset(cache, augment=config.data.augment, seed=config.seed)
     return pixel_dataset(config)
 
 
@@ -62,7 +62,7 @@ def pixel_dataset(config: TrainStageConfig) -> Any:
     if options.get("size") is not None:
         options["size"] = tuple(options["size"])  # YAML gives a list
     try:
-        return TripletDataset(manifest_for(config), seed=config.seed, **options)
+        return TripletDataset(manifest_for(config), augment=config.data.augment, seed=config.seed, **options)
     except TypeError as exc:
         raise ConfigError(f"stage {config.name!r}: data.options: {exc}") from exc
 
