@@ -1,4 +1,4 @@
-"""Shared fixtures: the real sample clips (examples/media) and an offline environment."""
+"""Shared fixtures: the real sample clips (examples/media), an offline environment, a tiny DINOv2."""
 
 from __future__ import annotations
 
@@ -54,3 +54,28 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_dino(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random DINOv2 (model and image processor) saved as a folder, for metrics and losses."""
+    import torch
+    from transformers import Dinov2Config, Dinov2Model
+    from transformers.models.bit.image_processing_pil_bit import BitImageProcessorPil
+
+    folder = tmp_path_factory.mktemp("dino") / "dinov2"
+    config = Dinov2Config(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        image_size=32,
+        patch_size=8,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        Dinov2Model(config).eval().save_pretrained(folder)
+    BitImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(
+        folder
+    )
+    return folder

@@ -38,30 +38,6 @@ def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny_dino(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
-    from transformers import Dinov2Config, Dinov2Model
-    from transformers.models.bit.image_processing_pil_bit import BitImageProcessorPil
-
-    folder = tmp_path_factory.mktemp("dino") / "dinov2"
-    config = Dinov2Config(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        image_size=32,
-        patch_size=8,
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        Dinov2Model(config).eval().save_pretrained(folder)
-    BitImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(
-        folder
-    )
-    return folder
-
-
-@pytest.fixture(scope="module")
 def video() -> np.ndarray:
     return generate_sample(3, size=(48, 64), num_frames=9).source
 

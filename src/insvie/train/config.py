@@ -75,6 +75,15 @@ class ValidationConfig(_Strict):
         return self
 
 
+class PerceptualConfig(_Strict):
+    """The optional perceptual term (:mod:`insvie.train.perceptual`), added to the loss times ``weight``."""
+
+    model: str  # a hub id or folder of a transformers vision backbone: DINOv2, or a CLIP checkpoint
+    weight: float = Field(0.1, gt=0)
+    layers: list[int] | None = None  # hidden-state indices (0: the embeddings); None: every layer's output
+    size: int = Field(224, ge=16)  # the backbone's input side, in pixels
+
+
 class TrainStageConfig(_Strict):
     """One stage of training (see the module docstring)."""
 
@@ -104,6 +113,7 @@ class TrainStageConfig(_Strict):
     seed: int = 0
 
     frame_weighting: bool = True
+    perceptual: PerceptualConfig | None = None
     checkpoint_every: int = Field(0, ge=0)  # 0: only the last step
     checkpoints_total_limit: int | None = Field(None, ge=1)
     resume: Literal["auto", "never"] | Path = "auto"

@@ -53,7 +53,7 @@ from insvie.train.checkpoint import (
     weights_digest,
 )
 from insvie.train.config import FINAL_DIRNAME, TrainStageConfig
-from insvie.train.loss import editor_loss
+from insvie.train.loss import editor_loss, x0_estimate
 from insvie.train.order import EpochItems, RankSampler, batch_keys
 from insvie.train.tracking import TrainLog
 
@@ -185,6 +185,22 @@ def _encode(batch: dict[str, Any], ctx: _Ctx) -> tuple[torch.Tensor, torch.Tenso
     return source, target, embeds
 
 
+def _perceptual(
+    loss: Any,
+    ctx: _Ctx,
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    noise: torch.Tensor,
+    timesteps: torch.Tensor,
+    alphas_cumprod: torch.Tensor,
+) -> torch.Tensor:
+    from insvie.train.perceptual import perceptual_term
+
+    x0_hat = x0_estimate(pred, target, noise, timesteps, alphas_cumprod)
+    alpha_bar = alphas_cumprod.to(ctx.device, torch.float32)[timesteps.to(ctx.device)]
+    return perceptual_term(loss, ctx.pipe.vae, x0_hat, target, alpha_bar, ctx.scaling)
+
+
 # -- validation ----------------------------------------------------------------------------------
 
 
@@ -302,6 +318,13 @@ def train(
     sharded = _is_sharded(acc)
     acc.register_for_checkpointing(lr_scheduler)  # stepped by hand: once per optimizer step
 
+    perceptual = None
+    if config.perceptual is not None:
+        from insvie.train.perceptual import PerceptualLoss
+
+        wanted = config.perceptual
+        perceptual = PerceptualLoss.from_pretrained(wanted.model, layers=wanted.layers, size=wanted.size)
+        perceptual.to(device)
     noise_scheduler = CogVideoXDDIMScheduler.from_config(pipe.scheduler.config)
     alphas_cumprod = noise_scheduler.alphas_cumprod.clone()
     num_train_timesteps = int(noise_scheduler.config.num_train_timesteps)
@@ -383,6 +406,10 @@ def train(
                 alphas_cumprod,
                 frame_weighting=config.frame_weighting,
             )
+            if perceptual is not None:
+                loss = loss + config.perceptual.weight * _perceptual(
+                    perceptual, ctx, pred, target, noise, timesteps, alphas_cumprod
+                )
             acc.backward(loss)
             if acc.sync_gradients and config.max_grad_norm is not None:
                 # the prepared model's parameters: FSDP replaces them with sharded ones

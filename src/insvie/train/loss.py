@@ -2,6 +2,7 @@
 
     training_alphas_cumprod(config=None) -> (1000,) float64 alpha_bar of the training schedule
     v_target(x0, noise, alphas_cumprod, timesteps) -> v = sqrt(a) eps - sqrt(1 - a) x0
+    x0_estimate(model_pred, x0, noise, timesteps, alphas_cumprod) -> sqrt(a) x_t - sqrt(1 - a) v_hat
     frame_weights(num_frames) -> (1 - i/T)^2 for latent frame i of T
     editor_loss(model_pred, target_latents, noise, timesteps, alphas_cumprod, frame_weighting=True)
 
@@ -67,6 +68,15 @@ def v_target(x0: Tensor, noise: Tensor, alphas_cumprod: Tensor, timesteps: Tenso
     return a.sqrt() * noise.float() - (1 - a).sqrt() * x0.float()
 
 
+def x0_estimate(
+    model_pred: Tensor, target_latents: Tensor, noise: Tensor, timesteps: Tensor, alphas_cumprod: Tensor
+) -> Tensor:
+    """The clean-latent estimate ``sqrt(a) x_t - sqrt(1 - a) v_hat`` a v-prediction implies (float32)."""
+    a = _gather(alphas_cumprod, timesteps, target_latents)
+    noisy = a.sqrt() * target_latents.float() + (1 - a).sqrt() * noise.float()
+    return a.sqrt() * noisy - (1 - a).sqrt() * model_pred.float()
+
+
 def frame_weights(num_frames: int, *, device: torch.device | None = None) -> Tensor:
     """``(1 - i/T)^2`` for latent frame ``i`` of ``T`` (float32, (T,))."""
     i = torch.arange(num_frames, device=device, dtype=torch.float32)
@@ -98,8 +108,7 @@ def editor_loss(
     x0 = target_latents.float()
     a = _gather(alphas_cumprod, timesteps, x0)
     one_minus = (1 - a).clamp_min(min_one_minus_alpha)
-    noisy = a.sqrt() * x0 + (1 - a).sqrt() * noise.float()
-    x0_hat = a.sqrt() * noisy - (1 - a).sqrt() * model_pred.float()
+    x0_hat = x0_estimate(model_pred, x0, noise, timesteps, alphas_cumprod)
     err = (x0_hat - x0) ** 2 / one_minus  # (B, F, C, h, w)
     per_frame = err.mean(dim=(2, 3, 4))  # (B, F)
     plain = per_frame.mean(dim=1)  # (B,)
