@@ -1,6 +1,6 @@
 """Pretrain the small CogVideoX VAE that ``train_synthedit.py`` edits in, once, on SynthEdit training videos.
 
-    python benchmarks/synthedit_vae.py [--steps 8000] [--out benchmarks/assets/synthedit_vae]
+    python benchmarks/synthedit_vae.py [--steps 20000] [--out benchmarks/assets/synthedit_vae]
 
 InsViE trains its editor on top of CogVideoX's pretrained, frozen VAE; the training benchmark does the
 same with this one. Training it inside the 15-minute benchmark left too little time for either part
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--steps", type=int, default=8000, help="optimizer steps (default 8000)")
+    parser.add_argument("--steps", type=int, default=20000, help="optimizer steps (default 20000)")
     parser.add_argument("--batch", type=int, default=4, help="videos per step (default 4)")
     parser.add_argument("--lr", type=float, default=5e-3, help="peak learning rate (cosine decay)")
     parser.add_argument("--triplets", type=int, default=720, help="training triplets, two videos each")
