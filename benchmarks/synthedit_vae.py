@@ -13,6 +13,7 @@ how far it trains, so a rerun on another machine trains the same way.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -35,6 +36,8 @@ from train_synthedit import (
     train_vae,
     vae_roundtrip_frames,
 )
+
+PRETRAINING_RECORD = "pretraining.json"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +74,18 @@ def main(argv: list[str] | None = None) -> int:
     ceiling = np.mean([psnr(a, b) for a, b in zip(vae_roundtrip_frames(vae, check), check, strict=True)])
     args.out.mkdir(parents=True, exist_ok=True)
     vae.save_pretrained(args.out, safe_serialization=True)
+    record = {  # how these weights were made, beside them
+        "steps": stats["steps"],
+        "seconds": round(stats["seconds"]),
+        "threads": args.threads,
+        "batch": args.batch,
+        "lr": args.lr,
+        "training_triplets": args.triplets,
+        "final_mse": round(stats["loss"], 5),
+        "heldout_roundtrip_db": round(float(ceiling), 2),
+        "heldout_videos": args.check,
+    }
+    (args.out / PRETRAINING_RECORD).write_text(json.dumps(record, indent=1) + "\n")
     print(
         f"saved {args.out}: {stats['steps']} steps in {stats['seconds']:.0f}s, "
         f"final mse {stats['loss']:.5f}, held-out round trip {ceiling:.2f} dB, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -58,3 +59,5 @@ def test_synthedit_vae_writes_a_loadable_vae(tmp_path: Path) -> None:
 
     vae = AutoencoderKLCogVideoX.from_pretrained(tmp_path / "vae")
     assert vae.config.scaling_factor != 1.0  # measured on the training videos, not the default
+    record = json.loads((tmp_path / "vae" / "pretraining.json").read_text())
+    assert record["steps"] == 2 and record["training_triplets"] == 4 and "heldout_roundtrip_db" in record
