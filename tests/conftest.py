@@ -59,9 +59,10 @@ def one_torch_thread():
 @pytest.fixture(scope="session")
 def tiny_dino(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random DINOv2 (model and image processor) saved as a folder, for metrics and losses."""
-    import torch
     from transformers import Dinov2Config, Dinov2Model
     from transformers.models.bit.image_processing_pil_bit import BitImageProcessorPil
+
+    from insvie.tiny._common import seeded
 
     folder = tmp_path_factory.mktemp("dino") / "dinov2"
     config = Dinov2Config(
@@ -72,8 +73,7 @@ def tiny_dino(tmp_path_factory: pytest.TempPathFactory) -> Path:
         image_size=32,
         patch_size=8,
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
+    with seeded(0):
         Dinov2Model(config).eval().save_pretrained(folder)
     BitImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(
         folder

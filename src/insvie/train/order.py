@@ -15,6 +15,7 @@ anew.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Hashable, Iterator, Sequence
 from typing import Any
 
@@ -55,7 +56,7 @@ class RankSampler(Sampler[tuple[int, int]]):
         self.seed, self.start = seed, start
         self.keys = list(keys) if keys is not None else None
         global_batch = batch_size * world
-        largest = max(_counts(self.keys).values()) if self.keys is not None else size
+        largest = max(Counter(self.keys).values()) if self.keys is not None else size
         if largest < global_batch:
             raise ValueError(
                 f"no batch of {global_batch} items (batch_size {batch_size} x {world} processes) can be "
@@ -112,10 +113,3 @@ class EpochItems(Dataset):
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
         return self.dataset[index]
-
-
-def _counts(keys: Sequence[Hashable]) -> dict[Hashable, int]:
-    counts: dict[Hashable, int] = {}
-    for key in keys:
-        counts[key] = counts.get(key, 0) + 1
-    return counts
