@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from insvie.editor.guidance import PAPER, PRESETS, combine_guidance, guidance_scales, scheduled_scale
+from insvie.editor.guidance import combine_guidance, guidance_scales, scheduled_scale
 
 TRAILING_50 = [1000 - 20 * k - 1 for k in range(50)]  # CogVideoX's 50 trailing timesteps: 999 .. 19
 
@@ -50,16 +50,9 @@ def test_cosine_step_schedule_ramps_from_one_to_one_plus_s() -> None:
     assert texts[-1] == pytest.approx(8.33, abs=0.01)
 
 
-def test_unknown_schedule_and_presets() -> None:
+def test_unknown_schedule() -> None:
     with pytest.raises(ValueError, match="unknown guidance schedule"):
         scheduled_scale(7.5, "linear", timestep=999, step_index=0, num_steps=50)  # type: ignore[arg-type]
-    assert PRESETS["paper"] is PAPER
-    assert PAPER.as_kwargs() == {
-        "guidance_scale": 7.5,
-        "video_guidance_scale": 1.2,
-        "num_inference_steps": 50,
-        "guidance_schedule": "cosine",
-    }
 
 
 # -- the pipeline's batched forward against three separate ones ------------------------------------
@@ -130,7 +123,13 @@ def test_each_step_runs_one_forward_of_three_times_the_batch(pipe, monkeypatch) 
     assert batches == [(6, 6)] * 3
     batches.clear()
     pipe(
-        video, "a", num_inference_steps=2, guidance_scale=1.0, video_guidance_scale=1.0, output_type="latent"
+        video,
+        "a",
+        num_inference_steps=2,
+        guidance_scale=1.0,
+        video_guidance_scale=1.0,
+        guidance_schedule="constant",
+        output_type="latent",
     )
     assert batches == [(1, 1)] * 2  # both scales 1: the guided prediction is the video+text branch
 
@@ -157,7 +156,8 @@ def test_one_pipeline_step_matches_a_direct_computation(pipe) -> None:
             for v, e in ((torch.zeros_like(source), negative), (source, negative), (source, prompt))
         ]
     noise_pred = combine_guidance(*outs, s_text, s_video)
-    expected, _ = pipe.scheduler.step(
-        noise_pred, None, t, None, latents, generator=torch.Generator().manual_seed(3), return_dict=False
+    expected, x0 = pipe.scheduler.step(
+        noise_pred, t, latents, generator=torch.Generator().manual_seed(3), return_dict=False
     )
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(expected, x0)  # one step: the last step returns the x0 prediction

@@ -3,7 +3,11 @@
     editor_from_t2v(t2v) -> CogVideoXTransformer3DModel        # grow a text-to-video model to 32 channels
     InsViEEditPipeline(...)(video, prompt, ...) -> InsViEEditOutput(frames)
     write_edit_video(frames, path, fps=8) -> Path
-    combine_guidance(uu, cu, cc, s_text, s_video); guidance_scales(...); PAPER (7.5, 1.2, 50, cosine)
+    InsViEDPMScheduler    # the official sampler: stochastic DPM-Solver++(2M), zero-SNR subset schedule
+    InsViEGuider          # a folder's sampling recipe (guider/); the paper's 7.5, 1.2, cosine, 50 steps
+    EditorRunner(model).edit(video, instruction, EditSettings(...)) -> EditedVideo
+                          # what the CLI, the app, eval and training validation call
+    combine_guidance(uu, cu, cc, s_text, s_video); guidance_scales(...)
     edit_long_video(pipe, video, prompt, ...) -> LongEdit; seam_consistency(frames, seams) -> SeamReport
     build_tiny_editor_pipeline(dest) -> Path; build_tiny_t2v_transformer() -> model
 
@@ -17,10 +21,7 @@ import importlib
 from typing import Any
 
 from insvie.editor.guidance import (
-    PAPER,
-    PRESETS,
     SCHEDULES,
-    GuidancePreset,
     GuidanceSchedule,
     combine_guidance,
     guidance_scales,
@@ -32,6 +33,11 @@ from insvie.editor.windows import SeamReport, long_video_spans, seam_consistency
 
 _LAZY = {
     "InsViEEditPipeline": "insvie.editor.pipeline",
+    "InsViEDPMScheduler": "insvie.editor.scheduler",
+    "InsViEGuider": "insvie.editor.guider",
+    "EditorRunner": "insvie.editor.runner",
+    "EditSettings": "insvie.editor.runner",
+    "EditedVideo": "insvie.editor.runner",
     "InsViEEditOutput": "insvie.editor.output",
     "write_edit_video": "insvie.editor.output",
     "editor_from_t2v": "insvie.editor.transformer",
@@ -63,13 +69,15 @@ __all__ = [
     "COGVIDEOX_5B_CONFIG",
     "COGVIDEOX_VAE_CONFIG",
     "EDITOR_IN_CHANNELS",
-    "PAPER",
-    "PRESETS",
     "SCHEDULES",
-    "GuidancePreset",
+    "EditSettings",
+    "EditedVideo",
+    "EditorRunner",
     "GuidanceSchedule",
+    "InsViEDPMScheduler",
     "InsViEEditOutput",
     "InsViEEditPipeline",
+    "InsViEGuider",
     "LongEdit",
     "SeamReport",
     "build_tiny_editor",

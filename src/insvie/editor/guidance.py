@@ -37,13 +37,15 @@ Schedules (``s`` is the scale given, ``N`` the number of sampling steps, ``i`` t
     ``~1 + s`` at the last step. Offered for experiments; the released model was sampled with ``cosine``.
 
 Note that both cosine schedules peak at ``1 + s``, not ``s``: ``text 7.5`` means at most 8.5 there.
+The official guider's ``N`` is its own ``num_steps`` (50), which the released config keeps equal to the
+sampler's; here ``N`` is always the number of steps sampled. A model folder's recipe (scales, schedule,
+steps) is its :class:`~insvie.editor.guider.InsViEGuider`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 if TYPE_CHECKING:
@@ -93,31 +95,3 @@ def guidance_scales(
         )
         for i, t in enumerate(timesteps)
     ]
-
-
-@dataclass(frozen=True)
-class GuidancePreset:
-    """Sampling settings that travel together: scales, schedule and step count."""
-
-    text_scale: float
-    video_scale: float
-    num_inference_steps: int
-    schedule: GuidanceSchedule
-
-    def as_kwargs(self) -> dict[str, object]:
-        """Keyword arguments for :class:`~insvie.editor.pipeline.InsViEEditPipeline`'s ``__call__``."""
-        return {
-            "guidance_scale": self.text_scale,
-            "video_guidance_scale": self.video_scale,
-            "num_inference_steps": self.num_inference_steps,
-            "guidance_schedule": self.schedule,
-        }
-
-
-# The released InsViE inference config: DynamicCFG_edit(scale=7.5, scale_img=1.2, exp=5, num_steps=50)
-# with the VPSDEDPMPP2M sampler (diffusers: CogVideoXDPMScheduler) over 50 steps.
-PAPER = GuidancePreset(text_scale=7.5, video_scale=1.2, num_inference_steps=50, schedule="cosine")
-PRESETS: dict[str, GuidancePreset] = {
-    "paper": PAPER,
-    "paper_constant": GuidancePreset(7.5, 1.2, 50, "constant"),
-}
