@@ -181,9 +181,10 @@ def _random_pipeline(name: str, dtype: torch.dtype, device: torch.device) -> Any
 
     ``name="tiny"`` gives the tiny editor instead, to smoke-test this mode on a CPU.
     """
-    from diffusers import AutoencoderKLCogVideoX, CogVideoXDPMScheduler, CogVideoXTransformer3DModel
+    from diffusers import AutoencoderKLCogVideoX, CogVideoXTransformer3DModel
 
     from insvie.editor.pipeline import InsViEEditPipeline
+    from insvie.editor.scheduler import from_cogvideox_config
     from insvie.editor.tiny import COGVIDEOX_SCHEDULER_CONFIG, build_tiny_editor
     from insvie.editor.transformer import COGVIDEOX_2B_CONFIG, COGVIDEOX_5B_CONFIG, COGVIDEOX_VAE_CONFIG
 
@@ -194,7 +195,7 @@ def _random_pipeline(name: str, dtype: torch.dtype, device: torch.device) -> Any
     with torch.device(device):
         transformer = CogVideoXTransformer3DModel.from_config({**config, "in_channels": 32}).to(dtype).eval()
         vae = AutoencoderKLCogVideoX.from_config(COGVIDEOX_VAE_CONFIG).to(dtype).eval()
-    scheduler = CogVideoXDPMScheduler(**COGVIDEOX_SCHEDULER_CONFIG)
+    scheduler = from_cogvideox_config(COGVIDEOX_SCHEDULER_CONFIG)
     return InsViEEditPipeline(tiny.tokenizer, tiny.text_encoder, vae, transformer, scheduler).to(device)
 
 
@@ -290,7 +291,9 @@ def main() -> None:
     parser.add_argument("--size", default="49x480x720", help="FRAMESxHEIGHTxWIDTH for --real/--random")
     parser.add_argument("--device", default="cuda", help="device for --real/--random")
     parser.add_argument("--steps", type=int, default=50, help="sampling steps for --real/--random")
-    parser.add_argument("--dtype", choices=["fp16", "bf16", "fp32"], default="bf16")
+    parser.add_argument(
+        "--dtype", choices=["fp16", "bf16", "fp32"], default="fp16", help="fp16: as the official code runs"
+    )
     parser.add_argument("--offload", action="store_true", help="enable_model_cpu_offload (--real)")
     args = parser.parse_args()
     if args.quick:

@@ -185,7 +185,7 @@ def test_an_edit_completes_with_progress_and_a_download(browser, files: dict[str
         }"""
     )
     page.locator("#edit-run").click()
-    page.get_by_text("edited the first 9 frames").wait_for()
+    page.get_by_text("edited the first 9 of 16 frames").wait_for()
     assert page.evaluate("window.seenProgress"), "the progress bar never showed the denoising steps"
     _wait_for_playable(page, "#edit-result video")
     link = page.locator("#edit-download a").first

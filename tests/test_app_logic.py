@@ -231,6 +231,7 @@ def test_edit_request_refuses_unusable_settings(short_clip: Path):
     for request, message in (
         (EditRequest(short_clip, "  "), "write an instruction"),
         (EditRequest(short_clip, "x", steps=0), "steps must be"),
+        (EditRequest(short_clip, "x", steps=501), "steps must be between 1 and 500"),
         (EditRequest(short_clip, "x", text_guidance=-1), "must not be negative"),
     ):
         with pytest.raises(InsvieError, match=message):

@@ -81,7 +81,9 @@ def test_no_border_pixels_are_ever_shown(image: np.ndarray, path: str) -> None:
     sentinel = render_path(image, params, border_value=(255, 0, 255))
     magenta = (sentinel[..., 0] > 250) & (sentinel[..., 1] < 5) & (sentinel[..., 2] > 250)
     assert not magenta.any()
-    assert np.array_equal(sentinel, src), "the border mode never mattered"
+    # The border mode never mattered. OpenCV 5 rounds its constant-border and reflect-border warps
+    # differently by one grey level at a few interior pixels, so the two renders agree within 1.
+    assert np.abs(sentinel.astype(int) - src).max() <= 1, "the border mode mattered"
 
 
 def _shifts(video: np.ndarray) -> np.ndarray:

@@ -43,9 +43,9 @@ def test_editor_benchmark_whole_edit_mode_on_the_tiny_model() -> None:
     assert "seconds per edit" in proc.stdout and "\nsummary: " in proc.stdout
 
 
-def test_guidance_and_seam_metric_import_without_torch() -> None:
+def test_guidance_seam_metric_and_runner_settings_import_without_torch() -> None:
     code = (
-        "import sys, insvie.editor as e; e.combine_guidance; e.seam_consistency; e.PAPER; "
+        "import sys, insvie.editor as e; e.combine_guidance; e.seam_consistency; e.EditSettings; "
         "print('torch' in sys.modules)"
     )
     proc = subprocess.run(

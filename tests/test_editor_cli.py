@@ -18,7 +18,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=600,
-        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "COLUMNS": "250"},
     )
 
 
@@ -50,13 +50,11 @@ def test_edit_writes_a_reproducible_edited_video(tiny: Path, shared_media: Path,
         "--steps",
         "2",
         "--frames",
-        "7",
+        "10",
         "--height",
         "32",
         "--width",
         "48",
-        "--dtype",
-        "float32",
         "--seed",
         "3",
     ]
@@ -65,8 +63,23 @@ def test_edit_writes_a_reproducible_edited_video(tiny: Path, shared_media: Path,
     second = run_cli(*args, "-o", str(tmp_path / "b.mp4"))
     assert second.returncode == 0, second.stderr
     info = json.loads(run_cli("probe", "--json", str(tmp_path / "a.mp4")).stdout)
-    assert (info["width"], info["height"], info["num_frames"]) == (48, 32, 5)  # 7 frames cut to 4k+1
+    # 10 frames cut to 4k+1, written at the source's own 8 fps.
+    assert (info["width"], info["height"], info["num_frames"], info["fps"]) == (48, 32, 9, 8.0)
     assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
+    # Where each setting came from: given, or the model folder's recipe.
+    recipe = str(tiny / "editor" / "guider" / "guider_config.json")
+    assert "steps 2 (given)" in first.stderr
+    assert f"text guidance 7.5 ({recipe})" in first.stderr
+    assert f"schedule cosine ({recipe})" in first.stderr
+    assert "sampler InsViEDPMScheduler; weights float32" in first.stderr  # auto dtype on the CPU
+
+
+def test_edit_help_says_where_defaults_come_from():
+    result = run_cli("edit", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "[default: (the model's recipe in MODEL/guider/guider_config.json, else the paper's 50)]" in text
+    assert "the video's own frames and rate" in text
 
 
 def test_edit_explains_a_missing_model(tmp_path: Path, shared_media: Path):
@@ -80,8 +93,6 @@ def test_edit_explains_a_missing_model(tmp_path: Path, shared_media: Path):
         "x",
         "-o",
         str(tmp_path / "o.mp4"),
-        "--dtype",
-        "float32",
     )
     assert result.returncode == 2
     assert "cannot load the editor" in result.stderr and "insvie tiny-models" in result.stderr

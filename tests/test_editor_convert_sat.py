@@ -722,22 +722,63 @@ def test_checkpoint_converts_into_a_folder_diffusers_loads(tmp_path: Path, base_
 
 
 @pytest.mark.parametrize("mode", ["copy", "symlink"])
-def test_default_dtype_is_bfloat16_and_components_can_be_copied_or_linked(
+def test_default_dtype_is_the_checkpoints_and_components_can_be_copied_or_linked(
     tmp_path: Path, base_folder: Path, mode: str
 ):
-    ckpt = released_file(tmp_path, random_model(seed=5))
-    out = convert_sat_checkpoint(ckpt, base=base_folder, out=tmp_path / "editor", components=mode)
     from safetensors import safe_open
 
+    path = tmp_path / "fp16" / "mp_rank_00_model_states.pt"
+    path.parent.mkdir()
+    sat = {key: value.half() for key, value in to_sat(random_model(seed=5), lora=True).items()}
+    torch.save({"module": sat}, path)  # the released file stores float16
+    out = convert_sat_checkpoint(path, base=base_folder, out=tmp_path / "editor", components=mode)
     with safe_open(str(out / "transformer" / "diffusion_pytorch_model.safetensors"), "pt") as weights:
-        assert {weights.get_tensor(key).dtype for key in weights.keys()} == {torch.bfloat16}  # noqa: SIM118
-    loaded = CogVideoXTransformer3DModel.from_pretrained(
-        out, subfolder="transformer", torch_dtype=torch.bfloat16
-    )
-    assert next(loaded.parameters()).dtype == torch.bfloat16
+        assert {weights.get_tensor(key).dtype for key in weights.keys()} == {torch.float16}  # noqa: SIM118
+    record = json.loads((out / "conversion.json").read_text())
+    assert record["dtype"] == "float16" and record["dtype_source"] == "the checkpoint's"
     assert (out / "vae").is_symlink() == (mode == "symlink")
     assert (out / "vae" / "config.json").is_file()
-    assert json.loads((out / "conversion.json").read_text())["dtype"] == "bfloat16"
+
+    asked = convert_sat_checkpoint(path, base=base_folder, out=tmp_path / "bf16", dtype="bfloat16")
+    loaded = CogVideoXTransformer3DModel.from_pretrained(
+        asked, subfolder="transformer", torch_dtype=torch.bfloat16
+    )
+    assert next(loaded.parameters()).dtype == torch.bfloat16
+    assert json.loads((asked / "conversion.json").read_text())["dtype_source"] == "--dtype"
+
+
+def test_the_folder_carries_the_released_sampling_recipe(tmp_path: Path, base_folder: Path):
+    """The base's DDIM scheduler is not reused: the official sampler and the paper's guidance are the
+    converted model's defaults, and the editor pipeline loads them."""
+    from insvie.editor.guider import InsViEGuider
+    from insvie.editor.pipeline import InsViEEditPipeline
+    from insvie.editor.scheduler import InsViEDPMScheduler
+
+    out = convert_sat_checkpoint(
+        released_file(tmp_path, random_model()), base=base_folder, out=tmp_path / "e"
+    )
+    index = json.loads((out / "model_index.json").read_text())
+    assert index["scheduler"] == ["insvie.editor.scheduler", "InsViEDPMScheduler"]
+    guider = json.loads((out / "guider" / "guider_config.json").read_text())
+    assert {k: v for k, v in guider.items() if not k.startswith("_")} == {
+        "guidance_scale": 7.5,
+        "video_guidance_scale": 1.2,
+        "guidance_schedule": "cosine",
+        "num_inference_steps": 50,
+    }
+    record = json.loads((out / "conversion.json").read_text())
+    assert record["recipe"]["scheduler"]["class"] == "InsViEDPMScheduler"
+    assert record["recipe"]["scheduler"]["snr_shift_scale"] == 3.0
+    assert record["recipe"]["guider"]["guidance_scale"] == 7.5
+    pipe = InsViEEditPipeline.from_pretrained(out)
+    assert isinstance(pipe.scheduler, InsViEDPMScheduler) and isinstance(pipe.guider, InsViEGuider)
+    assert pipe.guider_origin == str(out / "guider" / "guider_config.json")
+    assert pipe.sampling_settings(guidance_scale=3.0) == {
+        "num_inference_steps": 50,
+        "guidance_scale": 3.0,
+        "video_guidance_scale": 1.2,
+        "guidance_schedule": "cosine",
+    }
 
 
 def test_checkpoint_errors_name_the_file_and_leave_no_folder(tmp_path: Path, base_folder: Path):

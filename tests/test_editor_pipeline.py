@@ -57,7 +57,9 @@ def test_builder_writes_a_small_loadable_folder(tmp_path: Path) -> None:
     index = json.loads((folder / "model_index.json").read_text())
     assert index["_class_name"] == "InsViEEditPipeline"
     assert index["transformer"] == ["diffusers", "CogVideoXTransformer3DModel"]
-    assert index["scheduler"] == ["diffusers", "CogVideoXDPMScheduler"]
+    assert index["scheduler"] == ["insvie.editor.scheduler", "InsViEDPMScheduler"]
+    guider = json.loads((folder / "guider" / "guider_config.json").read_text())
+    assert guider["guidance_schedule"] == "cosine" and guider["num_inference_steps"] == 50
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     assert size < 20 * 1024 * 1024
     config = json.loads((folder / "transformer" / "config.json").read_text())
@@ -70,9 +72,9 @@ def test_edits_an_array_of_any_size_and_length(pipe: InsViEEditPipeline) -> None
     )
     # Resized and centre-cropped to the model's 32x48, cut to the largest 4k+1 within 11 and the model's 9.
     assert out.frames.shape == (1, 9, 32, 48, 3) and out.frames.dtype == np.uint8
-    # 5 frames = 2 latent frames, an even count the VAE decoder needs help with.
+    # 5 frames = 2 latent frames, an even count: the official decode drops the last latent frame.
     fewer = pipe(_video(frames=11), "x", num_frames=5, height=64, width=64, num_inference_steps=STEPS)
-    assert fewer.frames.shape == (1, 5, 64, 64, 3)
+    assert fewer.frames.shape == (1, 1, 64, 64, 3)
     single = pipe(_video(frames=3), "x", num_inference_steps=STEPS)
     assert single.frames.shape == (1, 1, 32, 48, 3)
 
@@ -120,13 +122,14 @@ def test_batched_prompts_and_videos_per_prompt_expand_the_source(pipe: InsViEEdi
         num_videos_per_prompt=2,
         num_inference_steps=STEPS,
         generator=_seed(),
+        source_latent="mode",
         callback_on_step_end=grab,
         callback_on_step_end_tensor_inputs=["latents", "source_latents", "prompt_embeds"],
     )
     assert out.frames.shape == (4, 9, 32, 48, 3)
     from insvie.editor.inputs import prepare_videos
 
-    encoded = pipe.encode_video(prepare_videos(videos, 9, 32, 48))
+    encoded = pipe.encode_video(prepare_videos(videos, 9, 32, 48), source_latent="mode")
     source = seen["source_latents"]
     assert source.shape == (4, 3, 16, 4, 6)
     for row, video_index in enumerate([0, 0, 1, 1]):  # prompt-major, like the prompt embeddings
@@ -228,8 +231,9 @@ def test_rotary_editor_and_memory_options() -> None:
 
 
 def test_from_t2v_builds_an_untrained_editor_from_a_text_to_video_folder(tmp_path: Path) -> None:
-    from diffusers import CogVideoXDDIMScheduler, CogVideoXDPMScheduler, CogVideoXPipeline
+    from diffusers import CogVideoXDDIMScheduler, CogVideoXPipeline
 
+    from insvie.editor.scheduler import InsViEDPMScheduler
     from insvie.editor.tiny import COGVIDEOX_SCHEDULER_CONFIG, build_tiny_t2v_transformer
 
     parts = build_tiny_editor()
@@ -243,19 +247,13 @@ def test_from_t2v_builds_an_untrained_editor_from_a_text_to_video_folder(tmp_pat
     ).save_pretrained(tmp_path / "t2v")
     pipe = InsViEEditPipeline.from_t2v(tmp_path / "t2v", dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
-    assert isinstance(pipe.scheduler, CogVideoXDPMScheduler)
-    assert (
-        pipe.scheduler.config.snr_shift_scale == 3.0
-        and pipe.scheduler.config.prediction_type == "v_prediction"
-    )
+    assert isinstance(pipe.scheduler, InsViEDPMScheduler)  # the official sampler over the base's schedule
+    assert pipe.scheduler.config.snr_shift_scale == 3.0 and pipe.scheduler.config.beta_end == 0.012
+    assert pipe.guider.config.guidance_schedule == "cosine"
     assert pipe.transformer.config.in_channels == 32
     torch.testing.assert_close(pipe.transformer.patch_embed.proj.weight[:, :16], t2v.patch_embed.proj.weight)
     assert not pipe.transformer.patch_embed.proj.weight[:, 16:].any()
     assert pipe(_video(), "a", num_inference_steps=STEPS).frames.shape == (1, 9, 32, 48, 3)
-    ddim = InsViEEditPipeline.from_t2v(tmp_path / "t2v", scheduler="ddim")
-    assert isinstance(ddim.scheduler, CogVideoXDDIMScheduler)
-    ddim.set_progress_bar_config(disable=True)
-    assert ddim(_video(), "a", num_inference_steps=STEPS).frames.shape == (1, 9, 32, 48, 3)
 
 
 def test_cogvideox_15_style_editor_pads_latent_frames_to_its_temporal_patch() -> None:
@@ -269,7 +267,8 @@ def test_cogvideox_15_style_editor_pads_latent_frames_to_its_temporal_patch() ->
     # 9 frames = 3 latent frames, padded to 4 for the pairs the transformer patches, then cut back.
     latents = pipe(_video(), "a", num_inference_steps=STEPS, output_type="latent").frames
     assert latents.shape == (1, 3, 16, 4, 6)
-    assert pipe(_video(), "a", num_frames=5, num_inference_steps=STEPS).frames.shape == (1, 5, 32, 48, 3)
+    # 5 frames = 2 latent frames (even): sampled whole, decoded without the last one as officially.
+    assert pipe(_video(), "a", num_frames=5, num_inference_steps=STEPS).frames.shape == (1, 1, 32, 48, 3)
 
 
 def test_model_cpu_offload_hooks_keep_the_edit() -> None:
@@ -297,3 +296,39 @@ def test_invalid_requests_fail_clearly(pipe: InsViEEditPipeline) -> None:
         pipe(42, "x")
     with pytest.raises(ValueError, match="uint8"):
         pipe(video.astype(np.float32), "x")
+
+
+def test_the_sampler_state_stays_float32_whatever_the_model_dtype() -> None:
+    """The official sampler keeps x in float32 while the DiT runs in float16; latents are cast only as
+    the transformer's input, never rounded to the model's dtype between steps."""
+    pipe = build_tiny_editor().to(dtype=torch.bfloat16)
+    seen: list[torch.dtype] = []
+
+    def grab(_pipe, _step, _t, tensors):
+        seen.append(tensors["latents"].dtype)
+        return tensors
+
+    out = pipe(_video(), "x", num_inference_steps=3, output_type="latent", callback_on_step_end=grab)
+    assert seen == [torch.float32] * 3 and out.frames.dtype == torch.float32
+
+
+def test_step_noises_are_checked(pipe: InsViEEditPipeline) -> None:
+    noise = torch.zeros(1, 3, 16, 4, 6)
+    with pytest.raises(ValueError, match="3 steps add 2 noises, got 3"):
+        pipe(_video(), "x", num_inference_steps=3, step_noises=[noise] * 3)
+
+
+def test_the_scheduler_saves_and_loads_like_any_diffusers_scheduler(tmp_path: Path) -> None:
+    from insvie.editor.scheduler import InsViEDPMScheduler
+
+    scheduler = InsViEDPMScheduler(snr_shift_scale=2.0)
+    scheduler.save_pretrained(tmp_path / "scheduler")
+    loaded = InsViEDPMScheduler.from_pretrained(tmp_path / "scheduler")
+    assert loaded.config.snr_shift_scale == 2.0
+    torch.testing.assert_close(loaded.alphas_cumprod_sqrt, scheduler.alphas_cumprod_sqrt, rtol=0, atol=0)
+    loaded.set_timesteps(4)
+    assert loaded.timesteps.tolist() == [999, 749, 499, 249] and len(loaded.sampling_alphas) == 5
+    with pytest.raises(ValueError, match="v-prediction"):
+        InsViEDPMScheduler(prediction_type="epsilon")
+    with pytest.raises(ValueError, match="not in this schedule"):
+        loaded.step(torch.zeros(1, 2), 500, torch.zeros(1, 2))

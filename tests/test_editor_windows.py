@@ -15,19 +15,23 @@ def test_spans_cover_every_frame_with_the_requested_overlap() -> None:
     assert long_video_spans(49, 49, 9) == [(0, 49)]
     # A tail that the stride does not reach gets a last window flush with the end.
     assert long_video_spans(20, 9, 5) == [(0, 9), (4, 13), (8, 17), (11, 20)]
-    # Shorter than a window: the largest 4k+1 it holds, twice if frames are left over.
-    assert long_video_spans(7, 49, 9) == [(0, 5), (2, 7)]
+    # Shorter than a window: the largest window it holds that decodes whole (8m+1), twice if frames are
+    # left over; 5 frames would be 2 latent frames, whose last the official decode drops.
+    assert long_video_spans(13, 49, 9) == [(0, 9), (4, 13)]
+    assert long_video_spans(7, 49, 9) == [(i, i + 1) for i in range(7)]
     assert long_video_spans(100, 49, 9) == [(0, 49), (40, 89), (51, 100)]
     for frames in range(1, 60):
         spans = long_video_spans(frames, 9, 5)
         assert spans[0][0] == 0 and spans[-1][1] == frames
-        assert all((end - start - 1) % 4 == 0 for start, end in spans)
+        assert all((end - start - 1) % 8 == 0 for start, end in spans)
         pairs = list(itertools.pairwise(spans))
         assert all(b[0] <= a[1] for a, b in pairs)  # no gaps
-        if frames >= 5:  # windows of 1 frame cannot overlap
+        if frames >= 9:  # windows of 1 frame cannot overlap
             assert all(b[0] < a[1] for a, b in pairs)
     with pytest.raises(ValueError, match="4k\\+1"):
         long_video_spans(20, 8, 2)
+    with pytest.raises(ValueError, match="an even count"):
+        long_video_spans(20, 13, 5)
 
 
 def test_seam_consistency_flags_a_jump_and_passes_smooth_motion() -> None:

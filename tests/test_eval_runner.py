@@ -14,7 +14,6 @@ from insvie.eval.frames import DecodeOptions, decode_sample
 from insvie.eval.metrics import PSNR_CAP, build_metrics
 from insvie.eval.predictions import (
     EditorPredictions,
-    EditorSettings,
     FolderPredictions,
     ManifestPredictions,
     PredictionMissing,
@@ -199,8 +198,11 @@ def test_the_tiny_editor_predicts_and_long_videos_get_seams(tmp_path: Path) -> N
     bench = tmp_path / "synth"
     write_synth_dataset(bench, 2, 1, size=(32, 48), num_frames=13, lossless=True)
     samples = read_benchmark(bench)
-    settings = EditorSettings(steps=2, height=32, width=48, dtype="float32", device="cpu")
-    editor_predictions = EditorPredictions(str(editor), tmp_path / "out" / "predictions", settings)
+    from insvie.editor.runner import EditSettings, LoadOptions
+
+    settings = EditSettings(steps=2, height=32, width=48)
+    load = LoadOptions(device="cpu")
+    editor_predictions = EditorPredictions(str(editor), tmp_path / "out" / "predictions", settings, load)
     rows = evaluate(samples, build_metrics(["gt", "seam"]), tmp_path / "out", editor_predictions)
     for row in rows:
         assert Path(row.edited).is_file() and "gt.psnr" in row.scores
@@ -208,7 +210,9 @@ def test_the_tiny_editor_predicts_and_long_videos_get_seams(tmp_path: Path) -> N
         seams = json.loads(Path(row.edited).with_suffix(".json").read_text())["seams"]
         assert len(read_frames(row.edited)) == 13 and seams
     # A rerun reuses the predictions without loading the editor.
-    again = EditorPredictions(str(tmp_path / "no-editor-here"), tmp_path / "out" / "predictions", settings)
+    again = EditorPredictions(
+        str(tmp_path / "no-editor-here"), tmp_path / "out" / "predictions", settings, load
+    )
     assert [r.scores for r in evaluate(samples, build_metrics(["gt", "seam"]), tmp_path / "out", again)] == [
         r.scores for r in rows
     ]

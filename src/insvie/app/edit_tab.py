@@ -8,6 +8,7 @@ import gradio as gr
 
 from insvie.app.editing import Editor, EditRequest
 from insvie.app.limits import UploadLimits, check_upload
+from insvie.editor.guider import PAPER_ORIGIN, InsViEGuider
 from insvie.errors import InsvieError
 
 NO_MODEL = (
@@ -51,11 +52,20 @@ def edit_tab(editor: Editor | None, limits: UploadLimits, examples: list[Path]) 
         placeholder="e.g. make it look like a watercolour painting",
         elem_id="edit-instruction",
     )
+    recipe, origin = editor.recipe() if editor is not None else (InsViEGuider().settings(), PAPER_ORIGIN)
     with gr.Row():
-        text_guidance = gr.Slider(0, 15, value=7.5, step=0.1, label="text guidance")
-        video_guidance = gr.Slider(0, 5, value=1.2, step=0.05, label="video guidance")
-        steps = gr.Slider(1, 100, value=50, step=1, label="steps", elem_id="edit-steps")
+        text_guidance = gr.Slider(0, 15, value=recipe["guidance_scale"], step=0.1, label="text guidance")
+        video_guidance = gr.Slider(
+            0, 5, value=recipe["video_guidance_scale"], step=0.05, label="video guidance"
+        )
+        steps = gr.Slider(
+            1, 100, value=recipe["num_inference_steps"], step=1, label="steps", elem_id="edit-steps"
+        )
         seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
+    gr.Markdown(
+        f"Defaults: the model's recipe ({origin}); guidance schedule {recipe['guidance_schedule']}.",
+        elem_id="edit-recipe",
+    )
     run = gr.Button("Edit", variant="primary", interactive=editor is not None, elem_id="edit-run")
     status = gr.Markdown(elem_id="edit-status")
 
@@ -83,9 +93,8 @@ def edit_tab(editor: Editor | None, limits: UploadLimits, examples: list[Path]) 
             result = editor.edit(request, lambda done, total: progress((done, total), desc="denoising"))
         except (InsvieError, ValueError) as exc:  # the pipeline's argument checks raise ValueError
             raise gr.Error(str(exc)) from exc
-        note = (
-            f"edited the first {result.frames} frames (the model's length) in {result.seconds:.1f} s, "
-            f"seed {request.seed}"
+        note = "; ".join(
+            [*result.notes, f"{result.frames} frames written in {result.seconds:.1f} s, seed {request.seed}"]
         )
         return str(result.path), str(result.path), note
 

@@ -1,4 +1,9 @@
-"""The editor behind the edit tab: the InsViE pipeline loaded once and used by one edit at a time."""
+"""The editor behind the edit tab: the shared editor runner, one edit at a time.
+
+Loading, defaults and frame sampling are :class:`insvie.editor.runner.EditorRunner`'s; the app only adds
+its own limits (at most 500 steps) and edits the first frames of a video longer than the model's frame
+count, so that a visitor's edit stays one model call.
+"""
 
 from __future__ import annotations
 
@@ -13,28 +18,38 @@ from typing import Any
 from insvie.errors import InsvieError
 
 StepCallback = Callable[[int, int], None]  # (steps done, steps in all)
+MAX_STEPS = 500
 
 
 @dataclass(frozen=True)
 class EditRequest:
-    """What the visitor asked for; the guidance defaults are the paper's."""
+    """What the visitor asked for; an unset scale or step count is the model's recipe."""
 
     video: Path
     instruction: str
-    text_guidance: float = 7.5
-    video_guidance: float = 1.2
-    steps: int = 50
+    text_guidance: float | None = None
+    video_guidance: float | None = None
+    steps: int | None = None
     seed: int = 0
-    fps: float = 8.0
+
+    def settings(self) -> Any:
+        from insvie.editor.runner import EditSettings
+
+        return EditSettings(
+            steps=self.steps,
+            text_guidance=self.text_guidance,
+            video_guidance=self.video_guidance,
+            seed=self.seed,
+            long_video="first",
+        )
 
     def check(self) -> None:
         """Raise InsvieError naming the first setting the editor cannot use."""
         if not self.instruction.strip():
             raise InsvieError("write an instruction: what should change in the video?")
-        if not 1 <= self.steps <= 500:
-            raise InsvieError(f"steps must be between 1 and 500, got {self.steps}")
-        if self.text_guidance < 0 or self.video_guidance < 0:
-            raise InsvieError("guidance scales must not be negative")
+        if self.steps is not None and not 1 <= self.steps <= MAX_STEPS:
+            raise InsvieError(f"steps must be between 1 and {MAX_STEPS}, got {self.steps}")
+        self.settings().check()
 
 
 @dataclass(frozen=True)
@@ -42,72 +57,40 @@ class EditResult:
     path: Path
     frames: int
     seconds: float
+    notes: tuple[str, ...] = ()
 
 
 class Editor:
-    """Loads the pipeline on first use and serialises edits: one model in memory, one edit at a time.
+    """The model loads on first use; edits are serialised: one model in memory, one edit at a time.
 
     The app's queue already runs one edit at a time; the lock keeps that true for any other caller.
     """
 
     def __init__(self, model: str, out_dir: Path, *, device: str = "auto") -> None:
+        from insvie.editor.runner import EditorRunner, LoadOptions
+
         self.model = model
         self.out_dir = out_dir
-        self.device = device
-        self._pipe: Any = None
+        self.runner = EditorRunner(model, LoadOptions(device=device))
         self._lock = threading.Lock()
 
-    def _load(self) -> Any:
-        import torch
+    def recipe(self) -> tuple[dict[str, Any], str]:
+        """The model's sampling defaults and where they come from, read without loading the weights."""
+        from insvie.editor.guider import InsViEGuider
 
-        from insvie.editor import InsViEEditPipeline
-
-        target = ("cuda" if torch.cuda.is_available() else "cpu") if self.device == "auto" else self.device
-        # bfloat16 halves GPU memory; on most CPUs its matmuls are slower than float32.
-        dtype = torch.bfloat16 if target.startswith("cuda") else torch.float32
-        try:
-            pipe = InsViEEditPipeline.from_pretrained(self.model, dtype=dtype)
-        except (OSError, ValueError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise InsvieError(
-                f"cannot load the editor {self.model!r} ({reason}); pass a folder written by "
-                "`insvie convert-sat` or `insvie tiny-models DEST` (DEST/editor)"
-            ) from exc
-        pipe.set_progress_bar_config(disable=True)
-        return pipe.to(target)
+        guider, origin = InsViEGuider.from_model(self.model)
+        return guider.settings(), origin
 
     def edit(self, request: EditRequest, on_step: StepCallback | None = None) -> EditResult:
         """Edit the request's video and write the result as an mp4 under ``out_dir``."""
         request.check()
-        import torch
-
-        from insvie.editor import write_edit_video
-        from insvie.media import read_frames
+        from insvie.editor.output import write_edit_video
 
         with self._lock:
             started = time.perf_counter()
-            if self._pipe is None:
-                self._pipe = self._load()
-            # Only the model's frame count is edited; decoding more would only cost memory.
-            source = read_frames(request.video, fps=request.fps, end=self._pipe.max_num_frames)
-
-            def step_end(_pipe: Any, step: int, _timestep: Any, tensors: dict) -> dict:
-                if on_step is not None:
-                    on_step(step + 1, request.steps)
-                return tensors
-
-            result = self._pipe(
-                source,
-                request.instruction,
-                num_inference_steps=request.steps,
-                guidance_scale=request.text_guidance,
-                video_guidance_scale=request.video_guidance,
-                generator=torch.Generator("cpu").manual_seed(request.seed),
-                callback_on_step_end=step_end,
-            )
-            frames = result.frames[0]
+            result = self.runner.edit(request.video, request.instruction, request.settings(), on_step=on_step)
             self.out_dir.mkdir(parents=True, exist_ok=True)
             path = write_edit_video(
-                frames, self.out_dir / f"edited-{uuid.uuid4().hex[:12]}.mp4", fps=request.fps
+                result.frames, self.out_dir / f"edited-{uuid.uuid4().hex[:12]}.mp4", fps=result.fps
             )
-            return EditResult(path, len(frames), time.perf_counter() - started)
+            return EditResult(path, len(result.frames), time.perf_counter() - started, tuple(result.notes))

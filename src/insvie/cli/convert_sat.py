@@ -35,8 +35,8 @@ def convert_sat(
         typer.Option(
             "--base",
             help="A diffusers CogVideoX text-to-video folder (e.g. a local THUDM/CogVideoX-2b): its "
-            "transformer config is grown to 32 input channels; its VAE, text encoder, tokenizer and "
-            "scheduler are reused.",
+            "transformer config is grown to 32 input channels; its VAE, text encoder and tokenizer are "
+            "reused.",
             show_default=False,
         ),
     ],
@@ -45,8 +45,13 @@ def convert_sat(
         typer.Option("--out", help="The editor pipeline folder to write.", show_default=False),
     ],
     dtype: Annotated[
-        str, typer.Option(help="Weight dtype of the converted transformer: bfloat16, float16 or float32.")
-    ] = "bfloat16",
+        str,
+        typer.Option(
+            help="Weight dtype of the converted transformer: checkpoint (the dtype the checkpoint stores, "
+            "float16 for the released file, which the official code samples in), bfloat16, float16 or "
+            "float32."
+        ),
+    ] = "checkpoint",
     lora_alpha: Annotated[
         float,
         typer.Option(
@@ -69,8 +74,10 @@ def convert_sat(
     Loads CKPT without running code from it (torch weights_only), maps the SAT keys onto
     diffusers' CogVideoXTransformer3DModel with 32 input channels (the edit patch embedding
     proj_edit), merges SAT LoRA layers, and refuses a checkpoint with unknown or missing keys,
-    listing them. OUT gets the transformer, the base's other components, a model_index.json
-    naming InsViEEditPipeline and conversion.json (source sha256, LoRA, key counts).
+    listing them. OUT gets the transformer, the base's VAE, text encoder and tokenizer, the released
+    sampling recipe as the model's defaults (scheduler/: the official stochastic DPM-Solver++(2M);
+    guider/: text 7.5, video 1.2, cosine schedule, 50 steps), a model_index.json naming
+    InsViEEditPipeline and conversion.json (source sha256, LoRA, key counts, recipe).
     Exit code 2 on any error.
     """
     from insvie.editor.convert_sat import convert_sat_checkpoint
@@ -126,7 +133,9 @@ def convert_sat(
         if lora
         else "LoRA: none (the checkpoint holds merged weights)",
         f"keys: {keys['converted_sat_keys']} converted, {keys['ignored_sat_keys']} ignored (VAE, text "
-        f"encoder, unused tables) -> {keys['diffusers_keys']} diffusers tensors ({record['dtype']})",
+        f"encoder, unused tables) -> {keys['diffusers_keys']} diffusers tensors ({record['dtype']}, "
+        f"{record['dtype_source']})",
+        "recipe: official sampler (InsViEDPMScheduler), text 7.5, video 1.2, cosine schedule, 50 steps",
     ]
     for line in lines:
         console.print(line, soft_wrap=True, highlight=False, markup=False)

@@ -3,46 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from insvie.cli import editor_options as opt
 from insvie.cli.console import console as make_console
 from insvie.errors import InsvieError
-
-_MISSING_MODEL = (
-    "cannot load the editor {model!r} ({reason}). Pass a local folder: one written by "
-    "`insvie convert-sat CKPT --base T2V_DIR --out DIR` (the released InsViE weights) or by "
-    "`insvie tiny-models DEST` (DEST/editor, for a smoke run); a hub id works only when it is already in "
-    "the local Hugging Face cache, since this machine may have no network."
-)
-
-
-def _load(model: str, dtype: str, device: str, offload: bool):
-    import torch
-
-    from insvie.editor import InsViEEditPipeline
-
-    torch_dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[dtype]
-    try:
-        pipe = InsViEEditPipeline.from_pretrained(model, dtype=torch_dtype)
-    except (OSError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InsvieError(_MISSING_MODEL.format(model=model, reason=reason)) from exc
-    pipe.set_progress_bar_config(disable=True)  # the CLI draws its own bar
-    if offload:
-        pipe.enable_model_cpu_offload()
-        pipe.vae.enable_tiling()
-    else:
-        pipe.to(
-            "cuda"
-            if device == "auto" and torch.cuda.is_available()
-            else "cpu"
-            if device == "auto"
-            else device
-        )
-    return pipe
 
 
 def edit(
@@ -57,69 +26,68 @@ def edit(
     video: Annotated[Path, typer.Option("--video", "-v", help="The video to edit.", exists=False)],
     instruction: Annotated[str, typer.Option("--instruction", "-p", help="What to change, in words.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the edited mp4.")],
-    steps: Annotated[int, typer.Option(min=1, help="Denoising steps.")] = 50,
-    text_guidance: Annotated[float, typer.Option(min=0.0, help="Text guidance scale.")] = 7.5,
-    video_guidance: Annotated[float, typer.Option(min=0.0, help="Source-video guidance scale.")] = 1.2,
-    schedule: Annotated[
-        Literal["constant", "cosine"],
-        typer.Option(help="Guidance over the steps (cosine: the original's ramp)."),
-    ] = "constant",
-    seed: Annotated[int, typer.Option(help="Noise seed; the same seed gives the same edit.")] = 0,
-    frames: Annotated[
-        int | None, typer.Option(min=1, help="Frames to edit (cut to 4k+1; default the model's).")
-    ] = None,
-    height: Annotated[int | None, typer.Option(min=16, help="Working height (default the model's).")] = None,
-    width: Annotated[int | None, typer.Option(min=16, help="Working width (default the model's).")] = None,
-    fps: Annotated[float, typer.Option(min=1.0, help="Frame rate the video is read and written at.")] = 8.0,
-    dtype: Annotated[
-        Literal["float32", "float16", "bfloat16"], typer.Option(help="Weights' precision.")
-    ] = "bfloat16",
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
-    offload: Annotated[
-        bool, typer.Option(help="Keep idle parts on the CPU and tile the VAE (small GPUs).")
-    ] = False,
+    steps: opt.Steps = None,
+    text_guidance: opt.TextGuidance = None,
+    video_guidance: opt.VideoGuidance = None,
+    schedule: opt.Schedule = None,
+    seed: opt.Seed = 0,
+    frames: opt.Frames = None,
+    fps: opt.Fps = None,
+    height: opt.Height = None,
+    width: opt.Width = None,
+    source_latent: opt.SourceLatent = "sample",
+    long_video: opt.LongVideo = "windows",
+    dtype: opt.Dtype = "auto",
+    device: opt.Device = "auto",
+    offload: opt.Offload = False,
+    sampler: opt.Sampler = "saved",
 ) -> None:
     """Edit VIDEO following INSTRUCTION with the InsViE editor and write the result to OUT.
 
-    The video is read at FPS, resized to cover the working size and centre-cropped, and cut to 4k+1
-    frames (CogVideoX's constraint); guidance combines the unconditional, video-only and video+text
-    predictions in one batched forward per step. The paper's settings are the defaults (50 steps,
-    text 7.5, video 1.2); `--schedule cosine` follows the original code's ramp.
+    Unset sampling options come from the model folder's recipe: a folder written by `insvie
+    convert-sat` carries the official one (the stochastic DPM-Solver++(2M) sampler, text 7.5, video
+    1.2, the cosine DynamicCFG_edit schedule, 50 steps), so the defaults sample as the official
+    `sample_video_edit.py` does. The video's own frames are edited (the largest 4k+1 count, resized to
+    cover the working size and centre-cropped) and written at its own rate; a video longer than the
+    model's 49 frames is edited in overlapping windows. The lines printed before the edit say where
+    each setting came from.
     """
     console = make_console(stderr=True)
     try:
-        from insvie.editor import write_edit_video
-        from insvie.media import largest_valid_length, read_frames
+        from insvie.editor.output import write_edit_video
+        from insvie.editor.runner import EditorRunner, EditSettings, LoadOptions
 
-        source = read_frames(video, fps=fps)
-        if frames is not None:
-            frames = largest_valid_length(min(frames, len(source)))  # CogVideoX edits 4k+1 frames
-        pipe = _load(model, dtype, device, offload)
+        settings = EditSettings(
+            steps=steps,
+            text_guidance=text_guidance,
+            video_guidance=video_guidance,
+            schedule=schedule,
+            seed=seed,
+            fps=fps,
+            frames=frames,
+            height=height,
+            width=width,
+            source_latent=source_latent,
+            long_video=long_video,
+        )
+        settings.check()
+        runner = EditorRunner(
+            model, LoadOptions(device=device, dtype=dtype, offload=offload, sampler=sampler)
+        )
+        for line in runner.describe(settings):
+            console.print(escape(line), highlight=False)
         columns = (TextColumn("edit"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=console) as progress:
-            task = progress.add_task("edit", total=steps)
+            task = progress.add_task("edit", total=None)
 
-            def on_step(_pipe, _step, _timestep, kwargs):
-                progress.advance(task)
-                return kwargs
+            def on_step(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
 
-            import torch
-
-            result = pipe(
-                source,
-                instruction,
-                num_frames=frames,
-                height=height,
-                width=width,
-                num_inference_steps=steps,
-                guidance_scale=text_guidance,
-                video_guidance_scale=video_guidance,
-                guidance_schedule=schedule,
-                generator=torch.Generator("cpu").manual_seed(seed),
-                callback_on_step_end=on_step,
-            )
-        written = write_edit_video(result.frames[0], out, fps=fps)
+            result = runner.edit(video, instruction, settings, on_step=on_step)
+        for note in result.notes:
+            console.print(escape(note), highlight=False)
+        written = write_edit_video(result.frames, out, fps=result.fps)
     except (InsvieError, ValueError) as exc:  # the pipeline's argument checks raise ValueError
-        console.print(f"[red]error[/red] {exc}")
+        console.print(f"[red]error[/red] {escape(str(exc))}")
         raise typer.Exit(code=2) from exc
     console.print(f"wrote {written}")

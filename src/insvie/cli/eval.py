@@ -11,8 +11,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from insvie.cli import editor_options as opt
 from insvie.cli.console import console as make_console
 from insvie.errors import ConfigError, InsvieError
+
+EditFps = opt.fps_option("--edit-fps")
 
 _DEFAULTS = "motion,warp,preserve,gt,seam"
 
@@ -180,18 +183,17 @@ def eval_command(
     fps: Annotated[
         float | None, typer.Option(min=1.0, help="Read every video at this frame rate (default: as stored).")
     ] = None,
-    steps: Annotated[int, typer.Option(min=1, help="--model: denoising steps.")] = 50,
-    text_guidance: Annotated[float, typer.Option(min=0.0, help="--model: text guidance.")] = 7.5,
-    video_guidance: Annotated[float, typer.Option(min=0.0, help="--model: source-video guidance.")] = 1.2,
-    seed: Annotated[int, typer.Option(help="--model: noise seed.")] = 0,
-    height: Annotated[int | None, typer.Option(min=16, help="--model: working height.")] = None,
-    width: Annotated[int | None, typer.Option(min=16, help="--model: working width.")] = None,
-    edit_fps: Annotated[
-        float, typer.Option(min=1.0, help="--model: frame rate sources are edited at.")
-    ] = 8.0,
-    dtype: Annotated[
-        Literal["float32", "float16", "bfloat16"], typer.Option(help="--model: weights' precision.")
-    ] = "bfloat16",
+    steps: opt.Steps = None,
+    text_guidance: opt.TextGuidance = None,
+    video_guidance: opt.VideoGuidance = None,
+    schedule: opt.Schedule = None,
+    seed: opt.Seed = 0,
+    height: opt.Height = None,
+    width: opt.Width = None,
+    edit_fps: EditFps = None,  # type: ignore[valid-type]
+    source_latent: opt.SourceLatent = "sample",
+    dtype: opt.Dtype = "auto",
+    sampler: opt.Sampler = "saved",
     seeds: Annotated[int, typer.Option(min=1, help="--calibration: samples per kind.")] = 20,
     synth_size: Annotated[str, typer.Option(help="--calibration: SynthEdit HEIGHTxWIDTH.")] = "240x360",
     synth_frames: Annotated[int, typer.Option(min=2, help="--calibration: frames per sample.")] = 17,
@@ -246,23 +248,25 @@ def eval_command(
             rows = _dataset(out, dataset, scorers, decode, console)
             written = write_report(rows, out, title=title or f"insvie dataset {dataset.name}")
         else:
+            from insvie.editor.runner import EditSettings, LoadOptions
             from insvie.eval.bench import read_benchmark
-            from insvie.eval.predictions import EditorSettings
             from insvie.eval.runner import evaluate
 
             assert bench is not None
-            settings = EditorSettings(
+            settings = EditSettings(
                 steps=steps,
                 text_guidance=text_guidance,
                 video_guidance=video_guidance,
+                schedule=schedule,
                 seed=seed,
                 fps=edit_fps,
                 height=height,
                 width=width,
-                dtype=dtype,
-                device=device,
+                source_latent=source_latent,
             )
-            source = _prediction_source(out, predictions, model, settings)
+            settings.check()
+            load = LoadOptions(device=device, dtype=dtype, sampler=sampler)
+            source = _prediction_source(out, predictions, model, settings, load)
             samples = read_benchmark(bench, kind=bench_kind)
             scorers = _metrics(metrics or _DEFAULTS, options, judge, judge_model, judge_base_url, out)
             rows = evaluate(samples, scorers, out, source, decode=decode, console=console)
@@ -274,14 +278,14 @@ def eval_command(
     console.print(f"report: {written.html}")
 
 
-def _prediction_source(out: Path, predictions: Path | None, model: str | None, settings):
+def _prediction_source(out: Path, predictions: Path | None, model: str | None, settings, load):
     """Where edited videos come from: the editor run now, a folder, or the benchmark's own column."""
     from insvie.eval.predictions import EditorPredictions, FolderPredictions, ManifestPredictions
 
     if predictions is not None and model is not None:
         raise ConfigError("give --predictions or --model, not both")
     if model is not None:
-        return EditorPredictions(model, out / "predictions", settings)
+        return EditorPredictions(model, out / "predictions", settings, load)
     if predictions is not None:
         return FolderPredictions(predictions)
     return ManifestPredictions()

@@ -3,9 +3,13 @@
 The authors released only ``mp_rank_00_model_states.pt``: a SwissArmyTransformer (SAT) state dict of
 the whole diffusion engine, the transformer under ``model.diffusion_model.``. This module turns it
 into a ``CogVideoXTransformer3DModel`` with 32 input channels and writes a pipeline folder that
-reuses the VAE, text encoder, tokenizer and scheduler of a diffusers CogVideoX text-to-video folder.
+reuses the VAE, text encoder and tokenizer of a diffusers CogVideoX text-to-video folder and carries the
+released sampling recipe: the official sampler (:class:`~insvie.editor.scheduler.InsViEDPMScheduler`,
+``scheduler/``) and guidance (:class:`~insvie.editor.guider.InsViEGuider`, ``guider/``), as
+``configs/inference_2b_edit.yaml`` sets them. The weights keep the checkpoint's dtype (float16 for the
+released file) unless another is asked for.
 
-    convert_sat_checkpoint(ckpt, *, base, out, dtype="bfloat16", lora_alpha=1.0, ...) -> Path
+    convert_sat_checkpoint(ckpt, *, base, out, dtype="checkpoint", lora_alpha=1.0, ...) -> Path
     convert_sat_state_dict(sat, *, config, lora_alpha=1.0, lora_rank=None) -> dict[str, Tensor]
     convert_sat(sat, *, config, ...) -> SatConversion   # the same, with what was merged/ignored
     load_sat_checkpoint(path) -> dict[str, Tensor]       # weights_only, mmap; clear errors
@@ -66,7 +70,8 @@ if TYPE_CHECKING:
 PIPELINE_CLASS = "InsViEEditPipeline"
 TRANSFORMER_CLASS = "CogVideoXTransformer3DModel"
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
-DTYPES = ("bfloat16", "float16", "float32")
+CHECKPOINT_DTYPE = "checkpoint"  # keep the dtype the checkpoint's transformer weights are stored in
+DTYPES = (CHECKPOINT_DTYPE, "bfloat16", "float16", "float32")
 COMPONENT_MODES = ("hardlink", "copy", "symlink")
 # How many key names an error lists before it only counts.
 LIST_LIMIT = 8
@@ -88,8 +93,8 @@ _IGNORED_ROOTS = {
     "first_stage_model.": "VAE (the base folder's VAE is used)",
     "lpips.": "LPIPS network of the training loss",
     "loss_fn.": "training loss modules",
-    "denoiser.": "noise schedule buffers (the base folder's scheduler is used)",
-    "sampler.": "sampler buffers (the base folder's scheduler is used)",
+    "denoiser.": "noise schedule buffers (recomputed by InsViEDPMScheduler)",
+    "sampler.": "sampler buffers (recomputed by InsViEDPMScheduler)",
 }
 # Keys inside the transformer that carry nothing diffusers needs.
 _IGNORED_LOCAL = {
@@ -825,12 +830,35 @@ def _no_progress(stage: str, done: int | None, total: int | None) -> None:
     return None
 
 
-def _dtype(name: str) -> torch.dtype:
-    import torch
+def _plain(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in config.items() if not key.startswith("_")}
 
+
+def _check_dtype(name: str) -> None:
     if name not in DTYPES:
         raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {name!r}")
-    return getattr(torch, name)
+
+
+def stored_dtype(sat: Mapping[str, Tensor]) -> torch.dtype:
+    """The floating dtype most of the checkpoint's transformer weights are stored in."""
+    from collections import Counter
+
+    counts = Counter(
+        tensor.dtype for key, tensor in sat.items() if tensor.is_floating_point() and "diffusion_model" in key
+    )
+    if not counts:  # stripped keys: every floating tensor is the transformer's
+        counts = Counter(tensor.dtype for tensor in sat.values() if tensor.is_floating_point())
+    if not counts:
+        raise CheckpointError("the checkpoint holds no floating-point weights")
+    return counts.most_common(1)[0][0]
+
+
+def _recipe() -> tuple[Any, Any]:
+    """The released sampling recipe: the official sampler and guidance of inference_2b_edit.yaml."""
+    from insvie.editor.guider import InsViEGuider
+    from insvie.editor.scheduler import InsViEDPMScheduler
+
+    return InsViEDPMScheduler(), InsViEGuider()
 
 
 @contextlib.contextmanager
@@ -864,7 +892,7 @@ def convert_sat_checkpoint(
     *,
     base: str | Path,
     out: str | Path,
-    dtype: str = "bfloat16",
+    dtype: str = CHECKPOINT_DTYPE,
     lora_alpha: float = 1.0,
     lora_rank: int | None = None,
     components: str = "hardlink",
@@ -874,11 +902,12 @@ def convert_sat_checkpoint(
     """Convert the released InsViE checkpoint into a diffusers editor pipeline folder at ``out``.
 
     ``base`` is a diffusers CogVideoX text-to-video folder: its transformer config (grown to 32 input
-    channels) describes the editor, and its vae, text_encoder, tokenizer and scheduler are reused
-    (hard-linked by default, falling back to copies across filesystems; or ``copy``/``symlink``).
-    ``out`` gets the converted transformer (safetensors, ``dtype``), the reused components, a
+    channels) describes the editor, and its vae, text_encoder and tokenizer are reused (hard-linked by
+    default, falling back to copies across filesystems; or ``copy``/``symlink``). ``out`` gets the
+    converted transformer (safetensors, in the checkpoint's own dtype or ``dtype``), the reused
+    components, the official sampler (``scheduler/``) and the paper's guidance recipe (``guider/``), a
     model_index.json naming :data:`PIPELINE_CLASS`, and conversion.json recording the source file's
-    sha256, the LoRA merge and the key counts. The folder appears only when complete.
+    sha256, the LoRA merge, the key counts and the recipe. The folder appears only when complete.
     """
     import diffusers
     import safetensors.torch
@@ -888,7 +917,7 @@ def convert_sat_checkpoint(
 
     report = progress or _no_progress
     ckpt, base, out = Path(ckpt), Path(base), Path(out)
-    torch_dtype = _dtype(dtype)
+    _check_dtype(dtype)
     if not math.isfinite(lora_alpha):
         raise ConfigError(f"lora_alpha must be a finite number, got {lora_alpha}")
     if components not in COMPONENT_MODES:
@@ -901,6 +930,7 @@ def convert_sat_checkpoint(
     sha256 = _sha256(ckpt, report)
     report("load", None, None)
     sat = load_sat_checkpoint(ckpt)
+    torch_dtype = stored_dtype(sat) if dtype == CHECKPOINT_DTYPE else getattr(torch, dtype)
     report("convert", None, None)
     try:
         conversion = convert_sat(sat, config=config, lora_alpha=lora_alpha, lora_rank=lora_rank)
@@ -924,7 +954,9 @@ def convert_sat_checkpoint(
         safetensors.torch.save_file(state, str(folder / WEIGHTS_NAME), metadata={"format": "pt"})
         del state
         placed = 0
-        reused = [name for name in names if name != "transformer" and index[name][0] is not None]
+        reused = [
+            name for name in names if name not in ("transformer", "scheduler") and index[name][0] is not None
+        ]
         for i, name in enumerate(reused):
             report("components", i, len(reused))
             placed += _place_component(base / name, staging / name, components)
@@ -932,11 +964,15 @@ def convert_sat_checkpoint(
         for license_file in sorted(base.glob("LICENSE*")):
             if license_file.is_file():
                 shutil.copyfile(license_file, staging / license_file.name)
+        scheduler, guider = _recipe()
+        scheduler.save_pretrained(staging / "scheduler")
+        guider.save_pretrained(staging / "guider")
         model_index = {
             "_class_name": PIPELINE_CLASS,
             "_diffusers_version": diffusers.__version__,
             **{name: index[name] for name in names},
             "transformer": ["diffusers", TRANSFORMER_CLASS],
+            "scheduler": [type(scheduler).__module__, type(scheduler).__name__],
         }
         (staging / "model_index.json").write_text(json.dumps(model_index, indent=2) + "\n", encoding="utf-8")
         record = {
@@ -944,7 +980,13 @@ def convert_sat_checkpoint(
             "pipeline": {"class": PIPELINE_CLASS, "library": "insvie"},
             "source": {"file": ckpt.name, "sha256": sha256, "bytes": ckpt.stat().st_size},
             "base": {"path": str(base.resolve()), "reused": reused, "mode": components, "files": placed},
-            "dtype": dtype,
+            "dtype": str(torch_dtype).removeprefix("torch."),
+            "dtype_source": "the checkpoint's" if dtype == CHECKPOINT_DTYPE else "--dtype",
+            "recipe": {
+                "from": "configs/inference_2b_edit.yaml of the official code",
+                "scheduler": {"class": type(scheduler).__name__, **_plain(scheduler.config)},
+                "guider": _plain(guider.config),
+            },
             "transformer_config": {key: value for key, value in config.items() if not key.startswith("_")},
             **summary,
             "versions": {"torch": torch.__version__, "diffusers": diffusers.__version__},

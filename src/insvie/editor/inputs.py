@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from insvie.media import largest_valid_length, read_frames, resize_center_crop
+
+# How the source video becomes its latent: a posterior sample (the official code) or the posterior mean.
+SourceLatent = Literal["sample", "mode"]
+SOURCE_LATENTS: tuple[str, ...] = ("sample", "mode")
 
 
 def _is_pil(obj: object) -> bool:
@@ -85,3 +89,11 @@ def prepare_videos(
             clip = resize_center_crop(clip, (height, width))
         out.append(np.ascontiguousarray(clip))
     return np.stack(out)
+
+
+def decoded_frames(latent_frames: int, temporal_compression: int = 4) -> int:
+    """How many frames the decode of ``latent_frames`` gives, as the official decode loop counts them:
+    an even count loses its last latent frame (see :mod:`insvie.editor.vae_codec`)."""
+    if latent_frames > 1 and latent_frames % 2 == 0:
+        latent_frames -= 1
+    return (latent_frames - 1) * temporal_compression + 1

@@ -6,22 +6,26 @@ Loaded and run like any diffusers pipeline::
     out = pipe("input.mp4", "make it snowy", generator=torch.Generator().manual_seed(0))
     write_edit_video(out.frames[0], "edited.mp4")
 
-Sampling follows the released inference code: the source video is encoded by the VAE (latent mean,
-times the VAE scaling factor) and concatenated to the noisy latents on the channel axis; each step
+Sampling follows the released inference code (``docs/editor.md`` lists every match and difference):
+the source video is encoded by the VAE in one pass (a posterior sample, times the VAE scaling factor,
+:mod:`insvie.editor.vae_codec`) and concatenated to the noisy latents on the channel axis; each step
 evaluates the three guidance branches of :mod:`insvie.editor.guidance` in one batched transformer
-forward; the scheduler is CogVideoX's (``CogVideoXDPMScheduler`` reproduces the original DPM-Solver++
-2M SDE sampler, ``CogVideoXDDIMScheduler`` also works).
+forward in the model's dtype, while the sampler state stays float32; the scheduler is the official
+stochastic DPM-Solver++(2M) (:class:`~insvie.editor.scheduler.InsViEDPMScheduler`; CogVideoX's DDIM and
+DPM schedulers of older folders still work).
 
 Components: ``tokenizer`` (T5), ``text_encoder`` (``T5EncoderModel``), ``vae``
 (``AutoencoderKLCogVideoX``), ``transformer`` (``CogVideoXTransformer3DModel`` with 32 input channels,
-see :func:`~insvie.editor.transformer.editor_from_t2v`) and ``scheduler``. LoRA weights load with
-``load_lora_weights`` (CogVideoX's loader: adapters on the transformer) and can be fused.
+see :func:`~insvie.editor.transformer.editor_from_t2v`) and ``scheduler``; beside them the folder's
+``guider/`` (:class:`~insvie.editor.guider.InsViEGuider`) holds the sampling recipe that the call's
+defaults come from. LoRA weights load with ``load_lora_weights`` (CogVideoX's loader: adapters on the
+transformer) and can be fused.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +44,17 @@ from diffusers.utils.torch_utils import randn_tensor
 from transformers import T5EncoderModel, T5Tokenizer
 
 from insvie.editor.guidance import GuidanceSchedule, combine_guidance, guidance_scales
-from insvie.editor.inputs import as_video_batch, choose_num_frames, prepare_videos
+from insvie.editor.guider import PAPER_ORIGIN, InsViEGuider
+from insvie.editor.inputs import SourceLatent, as_video_batch, choose_num_frames, prepare_videos
 from insvie.editor.output import InsViEEditOutput, frames_to_pil
+from insvie.editor.scheduler import InsViEDPMScheduler, from_cogvideox_config
 from insvie.editor.transformer import EDITOR_IN_CHANNELS, editor_from_t2v
+from insvie.editor.vae_codec import decode_latents, encode_source
 
 log = logging.getLogger(__name__)
 
 Generator = torch.Generator | list[torch.Generator] | None
+Scheduler = InsViEDPMScheduler | CogVideoXDDIMScheduler | CogVideoXDPMScheduler
 
 
 def _grid_crop_region(
@@ -137,7 +145,8 @@ class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
         text_encoder: T5EncoderModel,
         vae: AutoencoderKLCogVideoX,
         transformer: CogVideoXTransformer3DModel,
-        scheduler: CogVideoXDDIMScheduler | CogVideoXDPMScheduler,
+        scheduler: Scheduler,
+        guider: InsViEGuider | None = None,
     ) -> None:
         super().__init__()
         self.register_modules(
@@ -147,27 +156,44 @@ class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
             transformer=transformer,
             scheduler=scheduler,
         )
+        # Saved beside the components (guider/guider_config.json), not as one: diffusers' loader only
+        # knows model, scheduler and tokenizer classes.
+        self.guider = guider or InsViEGuider()
+        self.guider_origin = "given" if guider is not None else PAPER_ORIGIN
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, **kwargs: Any) -> InsViEEditPipeline:
+        """diffusers' loader, plus the folder's sampling recipe (``guider/``; the paper's if absent)."""
+        guider = kwargs.pop("guider", None)
+        origin = "given"
+        if guider is None:
+            guider, origin = InsViEGuider.from_model(pretrained_model_name_or_path)
+        pipe = super().from_pretrained(pretrained_model_name_or_path, guider=guider, **kwargs)
+        pipe.guider_origin = origin
+        return pipe
+
+    def save_pretrained(self, save_directory: str | Path, **kwargs: Any) -> None:
+        """diffusers' saver, plus the sampling recipe in ``guider/guider_config.json``."""
+        super().save_pretrained(save_directory, **kwargs)
+        self.guider.save_pretrained(Path(save_directory) / "guider")
 
     # -- construction -----------------------------------------------------------------------------
 
     @classmethod
-    def from_t2v(
-        cls, t2v: str | Path, *, dtype: torch.dtype | None = None, scheduler: str = "dpm"
-    ) -> InsViEEditPipeline:
+    def from_t2v(cls, t2v: str | Path, *, dtype: torch.dtype | None = None) -> InsViEEditPipeline:
         """An untrained editor pipeline from a CogVideoX text-to-video pipeline folder or hub id.
 
         Tokenizer, text encoder and VAE are the text-to-video model's; the transformer is grown to 32
-        channels by :func:`editor_from_t2v`; the scheduler keeps its config but becomes the DPM sampler
-        the original inference used (``scheduler="ddim"`` keeps DDIM). Weights load in ``dtype``.
+        channels by :func:`editor_from_t2v`; the scheduler becomes the official sampler over the
+        text-to-video model's noise schedule, and the guider the paper's recipe. Weights load in ``dtype``.
         """
         typed = {} if dtype is None else {_diffusers_dtype_keyword(): dtype}
         tokenizer = T5Tokenizer.from_pretrained(t2v, subfolder="tokenizer")
         text_encoder = T5EncoderModel.from_pretrained(t2v, subfolder="text_encoder", dtype=dtype)
         vae = AutoencoderKLCogVideoX.from_pretrained(t2v, subfolder="vae", **typed)
         transformer = editor_from_t2v(t2v, subfolder="transformer", **typed)
-        scheduler_cls = CogVideoXDPMScheduler if scheduler == "dpm" else CogVideoXDDIMScheduler
-        config = scheduler_cls.load_config(t2v, subfolder="scheduler")
-        return cls(tokenizer, text_encoder, vae, transformer, scheduler_cls.from_config(config))
+        scheduler = from_cogvideox_config(CogVideoXDDIMScheduler.load_config(t2v, subfolder="scheduler"))
+        return cls(tokenizer, text_encoder, vae, transformer, scheduler, InsViEGuider())
 
     # -- sizes ------------------------------------------------------------------------------------
 
@@ -251,37 +277,24 @@ class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
         )
 
     @torch.no_grad()
-    def encode_video(self, frames: np.ndarray) -> torch.Tensor:
-        """Scaled source latents (B, F, C, h, w) of uint8 videos (B, T, H, W, 3).
+    def encode_video(
+        self,
+        frames: np.ndarray,
+        *,
+        generator: Generator = None,
+        source_latent: SourceLatent = "sample",
+    ) -> torch.Tensor:
+        """Scaled source latents (B, F, C, h, w) of uint8 videos (B, T, H, W, 3), the whole clip in one
+        pass; a posterior sample drawn with ``generator`` (official) or its mode (see
+        :func:`~insvie.editor.vae_codec.encode_source`)."""
+        return encode_source(
+            self.vae, frames, device=self._execution_device, generator=generator, source_latent=source_latent
+        )
 
-        The latent distribution's mean is used, so the conditioning does not depend on the seed.
-        """
-        device = self._execution_device
-        pixels = torch.from_numpy(frames).to(device=device, dtype=self.vae.dtype)
-        pixels = pixels.permute(0, 4, 1, 2, 3) / 127.5 - 1.0  # B, C, T, H, W in [-1, 1]
-        latents = self.vae.encode(pixels).latent_dist.mode()
-        return latents.permute(0, 2, 1, 3, 4) * self.vae.config.scaling_factor
-
-    @torch.no_grad()
     def decode_latents(self, latents: torch.Tensor) -> np.ndarray:
-        """uint8 frames (B, T, H, W, 3), T = 4(F-1)+1, of scaled latents (B, F, C, h, w).
-
-        The CogVideoX decoder upsamples time as "first frame alone, the rest doubled" only when it gets
-        an odd number of latent frames (13 for 49 frames; the original code allowed only 9, 11 or 13);
-        an even count would come out 4F frames long. An even count is therefore decoded with its last
-        latent frame repeated, and the 4 extra frames dropped (the decoder is causal in time).
-        """
-        scaled = latents.permute(0, 2, 1, 3, 4) / self.vae.config.scaling_factor
-        num_latent = scaled.shape[2]
-        num_frames = (num_latent - 1) * self.vae_scale_factor_temporal + 1
-        if num_latent > 1 and num_latent % 2 == 0:
-            scaled = torch.cat([scaled, scaled[:, :, -1:]], dim=2)
-        video = self.vae.decode(scaled.to(self.vae.dtype)).sample  # B, C, T, H, W in [-1, 1]
-        # Tiled decoding can overshoot the size by a few pixels at small tile geometries.
-        height, width = (side * self.vae_scale_factor_spatial for side in latents.shape[-2:])
-        video = video[:, :, :num_frames, :height, :width]
-        video = ((video.float() / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8)
-        return video.permute(0, 2, 3, 4, 1).cpu().numpy()
+        """uint8 frames (B, T, H, W, 3) of scaled latents (B, F, C, h, w), decoded as the official code
+        does: an even F loses its last latent frame (see :mod:`insvie.editor.vae_codec`)."""
+        return decode_latents(self.vae, latents)
 
     def _rotary_embeddings(
         self, height: int, width: int, latent_frames: int, device: torch.device
@@ -330,8 +343,11 @@ class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
         """The guided model output for noisy ``latents`` at ``timestep`` (float32).
 
         The three branches (no video + no text, video + no text, video + text) go through the
-        transformer as one batch of 3B; ``guided=False`` runs only the video + text branch.
+        transformer as one batch of 3B in its dtype; ``guided=False`` runs only the video + text branch.
+        The combination is made in float32, as the official guider combines float32 predictions.
         """
+        latents = self.scheduler.scale_model_input(latents, timestep).to(self.transformer.dtype)
+        source_latents = source_latents.to(self.transformer.dtype)
         with_source = torch.cat([latents, source_latents], dim=2)
         if guided:
             without_source = torch.cat([latents, torch.zeros_like(source_latents)], dim=2)
@@ -339,7 +355,6 @@ class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
             text = torch.cat([negative_prompt_embeds, negative_prompt_embeds, prompt_embeds])
         else:
             model_input, text = with_source, prompt_embeds
-        model_input = self.scheduler.scale_model_input(model_input, timestep)
         output = self.transformer(
             hidden_states=model_input,
             encoder_hidden_states=text,
@@ -363,9 +378,16 @@ class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
         *,
         eta: float,
         generator: Generator,
+        noise: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """One sampler step; the DPM sampler also carries its previous x0 prediction (2nd order)."""
+        """One sampler step in float32; CogVideoX's DPM sampler also carries its previous x0 prediction
+        (2nd order), ours keeps it itself."""
         t = timesteps[i]
+        if isinstance(self.scheduler, InsViEDPMScheduler):
+            step = self.scheduler.step(
+                noise_pred, t, latents, generator=generator, variance_noise=noise, return_dict=False
+            )
+            return step[0], None
         if isinstance(self.scheduler, CogVideoXDPMScheduler):
             return self.scheduler.step(
                 noise_pred,
@@ -382,7 +404,32 @@ class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
         )
         return step[0], None
 
+    def _noised_prefix(
+        self, prefix: torch.Tensor, noise: torch.Tensor, i: int, t: torch.Tensor
+    ) -> torch.Tensor:
+        """Known latent frames at the noise level step ``i`` starts from."""
+        if isinstance(self.scheduler, InsViEDPMScheduler):
+            return self.scheduler.add_noise_at_step(prefix, noise, i)
+        return self.scheduler.add_noise(prefix, noise, t.reshape(1))
+
     # -- the edit ---------------------------------------------------------------------------------
+
+    def sampling_settings(
+        self,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        video_guidance_scale: float | None = None,
+        guidance_schedule: GuidanceSchedule | None = None,
+    ) -> dict[str, Any]:
+        """The call's sampling settings: each one given, else the model's recipe (``self.guider``)."""
+        given = {
+            "num_inference_steps": num_inference_steps,
+            "guidance_scale": guidance_scale,
+            "video_guidance_scale": video_guidance_scale,
+            "guidance_schedule": guidance_schedule,
+        }
+        recipe = self.guider.settings()
+        return {key: recipe[key] if value is None else value for key, value in given.items()}
 
     @torch.no_grad()
     def __call__(
@@ -394,14 +441,16 @@ class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
         num_frames: int | None = None,
         height: int | None = None,
         width: int | None = None,
-        num_inference_steps: int = 50,
-        guidance_scale: float = 7.5,
-        video_guidance_scale: float = 1.2,
-        guidance_schedule: GuidanceSchedule = "constant",
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        video_guidance_scale: float | None = None,
+        guidance_schedule: GuidanceSchedule | None = None,
         num_videos_per_prompt: int = 1,
         eta: float = 0.0,
         generator: Generator = None,
+        source_latent: SourceLatent = "sample",
         latents: torch.Tensor | None = None,
+        step_noises: Sequence[torch.Tensor] | None = None,
         source_latents: torch.Tensor | None = None,
         prompt_embeds: torch.Tensor | None = None,
         negative_prompt_embeds: torch.Tensor | None = None,
@@ -423,21 +472,31 @@ class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
             negative_prompt: text for the "no text" branches; default all-zero embeddings (as trained).
             num_frames: frames to edit, 4k+1; default the largest 4k+1 within both the video and the
                 model's frame count (49). Frames after them are not edited (see
-                :func:`insvie.editor.windows.edit_long_video` for longer videos).
+                :func:`insvie.editor.windows.edit_long_video` for longer videos). An even number of latent
+                frames (45 frames: 12) is sampled whole and decoded without its last latent frame, as the
+                official code does, so the result is 4 frames shorter.
             height, width: working size; default the model's (480x720), multiples of 16.
             num_inference_steps, guidance_scale (text), video_guidance_scale, guidance_schedule: see
-                :mod:`insvie.editor.guidance`; ``PAPER.as_kwargs()`` gives the original settings.
+                :mod:`insvie.editor.guidance`; each defaults to the model's recipe (``self.guider``, saved
+                in the folder's ``guider/``; the paper's 50 steps, 7.5, 1.2, ``cosine`` without one).
             num_videos_per_prompt: edits per prompt, each with its own noise.
-            eta: DDIM's eta (ignored by the DPM scheduler).
-            generator: a torch generator (or one per output video) for reproducible noise.
+            eta: DDIM's eta (only for a folder whose scheduler is CogVideoX's DDIM).
+            generator: a torch generator (or one per output video) for reproducible noise. Draws come in
+                the official order: the source posterior, the initial noise, then the steps' noise.
+            source_latent: ``"sample"`` (official: a posterior sample of the source) or ``"mode"`` (its
+                mean, the same for every seed).
             latents: initial noise (B, F, 16, h, w), instead of drawing it.
-            source_latents: scaled source latents (B or 1, F, 16, h, w), instead of encoding ``video``.
+            step_noises: the noise each step but the last adds (``num_inference_steps - 1`` tensors shaped
+                like ``latents``), instead of drawing it; for the official sampler only.
+            source_latents: the source latents as the transformer sees them (B or 1, F, 16, h, w): frames
+                first, already multiplied by the VAE scaling factor; instead of encoding ``video``.
             prompt_embeds, negative_prompt_embeds: precomputed T5 embeddings (one row per output video).
             prefix_latents: clean scaled latents (P, 16, h, w) or (B, P, 16, h, w) the first P latent
                 frames must keep: at every step they are re-noised to the step's level and written over
                 the noisy latents, and written clean after the last step (the original sampler's
                 ``fixed_frames`` with ``sdedit``). Used to chain windows of a long video.
-            output_type: ``"np"`` (uint8 (B, T, H, W, 3)), ``"pil"`` or ``"latent"``.
+            output_type: ``"np"`` (uint8 (B, T, H, W, 3)), ``"pil"`` or ``"latent"`` (float32, frames first,
+                scaled, every latent frame).
             callback_on_step_end: ``f(pipe, step, timestep, tensors) -> dict`` after each step; tensors
                 named in ``callback_on_step_end_tensor_inputs`` are passed and may be replaced.
             max_sequence_length: T5 tokens; default the transformer's ``max_text_seq_length`` (226).
@@ -457,6 +516,9 @@ class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
             raise ValueError(
                 f"callback tensors must be among {self._callback_tensor_inputs}, got {sorted(unknown)}"
             )
+        settings = self.sampling_settings(
+            num_inference_steps, guidance_scale, video_guidance_scale, guidance_schedule
+        )
         default_height, default_width = self.default_size
         height, width = height or default_height, width or default_width
         step = self.vae_scale_factor_spatial * self.transformer.config.patch_size
@@ -490,7 +552,9 @@ class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
             count = choose_num_frames(min(len(v) for v in videos), num_frames, self.max_num_frames)
             if count > self.max_num_frames:
                 log.warning("editing %d frames, more than the model's %d", count, self.max_num_frames)
-            source_latents = self.encode_video(prepare_videos(videos, count, height, width))
+            source_latents = self.encode_video(
+                prepare_videos(videos, count, height, width), generator=generator, source_latent=source_latent
+            )
         source_latents, prompt_embeds, negative_prompt_embeds = _align_batch(
             source_latents.to(device=device, dtype=dtype),
             prompt_embeds,
@@ -507,26 +571,39 @@ class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
         if pad:
             source_latents = torch.cat([source_latents[:, :1].repeat(1, pad, 1, 1, 1), source_latents], dim=1)
 
-        # 3. Timesteps, guidance scales, noise.
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        # 3. Timesteps, guidance scales, noise (the sampler state is float32, as in the official sampler).
+        steps = settings["num_inference_steps"]
+        self.scheduler.set_timesteps(steps, device=device)
         timesteps = self.scheduler.timesteps
         scales = guidance_scales(
-            guidance_scale, video_guidance_scale, guidance_schedule, [int(t) for t in timesteps]
+            settings["guidance_scale"],
+            settings["video_guidance_scale"],
+            settings["guidance_schedule"],
+            [int(t) for t in timesteps],
         )
         guided = any(pair != (1.0, 1.0) for pair in scales)
+        if step_noises is not None:
+            if not isinstance(self.scheduler, InsViEDPMScheduler):
+                raise ValueError("step_noises need the official sampler (InsViEDPMScheduler)")
+            if len(step_noises) != len(timesteps) - 1:
+                raise ValueError(
+                    f"{len(timesteps)} steps add {len(timesteps) - 1} noises, got {len(step_noises)}"
+                )
         if latents is None:
-            latents = randn_tensor(source_latents.shape, generator=generator, device=device, dtype=dtype)
+            latents = randn_tensor(
+                source_latents.shape, generator=generator, device=device, dtype=torch.float32
+            )
         else:
-            latents = latents.to(device=device, dtype=dtype)
+            latents = latents.to(device=device, dtype=torch.float32)
             if latents.shape != source_latents.shape:
                 raise ValueError(f"latents {tuple(latents.shape)} do not match {tuple(source_latents.shape)}")
         latents = latents * self.scheduler.init_noise_sigma
         prefix = prefix_noise = None
         if prefix_latents is not None:
             prefix = _expand_prefix(
-                prefix_latents.to(device=device, dtype=dtype), batch, latent_frames, latents
+                prefix_latents.to(device=device, dtype=torch.float32), batch, latent_frames, latents
             )
-            prefix_noise = randn_tensor(prefix.shape, generator=generator, device=device, dtype=dtype)
+            prefix_noise = randn_tensor(prefix.shape, generator=generator, device=device, dtype=torch.float32)
         rotary = self._rotary_embeddings(height, width, latents.shape[1], device)
 
         # 4. Denoise.
@@ -535,8 +612,7 @@ class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
         with self.progress_bar(total=len(timesteps)) as progress:
             for i, t in enumerate(timesteps):
                 if prefix is not None:
-                    known = self.scheduler.add_noise(prefix, prefix_noise, t.reshape(1))
-                    latents[:, pad : pad + prefix.shape[1]] = known
+                    latents[:, pad : pad + prefix.shape[1]] = self._noised_prefix(prefix, prefix_noise, i, t)
                 noise_pred = self.guided_prediction(
                     latents,
                     source_latents,
@@ -549,9 +625,15 @@ class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
                     guided=guided,
                 )
                 latents, old_pred_original_sample = self._scheduler_step(
-                    noise_pred, timesteps, i, latents, old_pred_original_sample, eta=eta, generator=generator
+                    noise_pred,
+                    timesteps,
+                    i,
+                    latents,
+                    old_pred_original_sample,
+                    eta=eta,
+                    generator=generator,
+                    noise=None if step_noises is None or i >= len(step_noises) else step_noises[i],
                 )
-                latents = latents.to(dtype)
                 if callback_on_step_end is not None:
                     available = {
                         "latents": latents,

@@ -3,9 +3,10 @@
 The real classes at toy widths: a CogVideoX transformer with 32 input channels (2 layers, 2 heads of
 16 — rotary embeddings need head sizes that are multiples of 16), the CogVideoX 3D VAE with 16 latent
 channels and the real 8x spatial / 4x temporal compression, a 1-layer T5 encoder over a character
-vocabulary, and the DPM scheduler with CogVideoX's schedule. Frames must be 4k+1 and sides multiples
-of 16 (the transformer's default working size is 32x48, 9 frames). The folder is a few hundred kB and
-is written by ``save_pretrained``, so it loads exactly as a real checkpoint does.
+vocabulary, the official sampler over CogVideoX's schedule and the paper's sampling recipe. Frames must
+be 4k+1 and sides multiples of 16 (the transformer's default working size is 32x48, 9 frames). The
+folder is a few hundred kB and is written by ``save_pretrained``, so it loads exactly as a real
+checkpoint does.
 """
 
 from __future__ import annotations
@@ -77,10 +78,12 @@ def build_tiny_t2v_transformer(
 def build_tiny_editor(*, seed: int = 0, rotary: bool = False) -> InsViEEditPipeline:
     """The tiny editor pipeline in memory (see :func:`build_tiny_editor_pipeline`)."""
     import torch
-    from diffusers import AutoencoderKLCogVideoX, CogVideoXDPMScheduler
+    from diffusers import AutoencoderKLCogVideoX
     from transformers import T5Config, T5EncoderModel
 
+    from insvie.editor.guider import InsViEGuider
     from insvie.editor.pipeline import InsViEEditPipeline
+    from insvie.editor.scheduler import from_cogvideox_config
     from insvie.editor.transformer import editor_from_t2v
 
     tokenizer = tiny_t5_tokenizer(max_length=TINY_TEXT_LENGTH)
@@ -119,9 +122,13 @@ def build_tiny_editor(*, seed: int = 0, rotary: bool = False) -> InsViEEditPipel
         )
     for model in (transformer, vae, text_encoder):
         model.eval()  # as from_pretrained leaves them: T5's dropout would make runs differ
-    scheduler = CogVideoXDPMScheduler(**COGVIDEOX_SCHEDULER_CONFIG)
     pipe = InsViEEditPipeline(
-        tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=transformer, scheduler=scheduler
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        vae=vae,
+        transformer=transformer,
+        scheduler=from_cogvideox_config(COGVIDEOX_SCHEDULER_CONFIG),
+        guider=InsViEGuider(),
     )
     pipe.set_progress_bar_config(disable=True)
     return pipe

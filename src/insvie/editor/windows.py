@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from insvie.editor.inputs import decoded_frames
 from insvie.media import largest_valid_length
 
 if TYPE_CHECKING:
@@ -102,21 +103,34 @@ def default_overlap(window: int) -> int:
     return largest_valid_length(max(1, window // 5))
 
 
-def long_video_spans(num_frames: int, window: int, overlap: int) -> list[tuple[int, int]]:
-    """Half-open frame spans of ``window`` frames (4k+1) overlapping by ``overlap``, covering every frame.
+def largest_whole_window(num_frames: int) -> int:
+    """The largest window within ``num_frames`` that decodes to all its frames: 4k+1 with an odd number of
+    latent frames (8m+1: 1, 9, 17, ..., 49), since the official decode drops the last of an even count."""
+    length = largest_valid_length(num_frames)
+    return length if decoded_frames((length - 1) // 4 + 1) == length else length - 4
 
-    Windows start every ``window - overlap`` frames; if that leaves a tail, a last window is placed
-    flush with the end (overlapping its neighbour more). A video shorter than ``window`` uses the
-    largest 4k+1 it holds as the window.
+
+def long_video_spans(num_frames: int, window: int, overlap: int) -> list[tuple[int, int]]:
+    """Half-open frame spans of ``window`` frames overlapping by ``overlap``, covering every frame.
+
+    ``window`` must decode to all its frames (8m+1, see :func:`largest_whole_window`). Windows start
+    every ``window - overlap`` frames; if that leaves a tail, a last window is placed flush with the end
+    (overlapping its neighbour more). A video shorter than ``window`` uses the largest such window it
+    holds.
     """
     if num_frames < 1:
         raise ValueError("no frames to edit")
     if window < 1 or (window - 1) % 4:
         raise ValueError(f"window must be 4k+1, got {window}")
+    if largest_whole_window(window) != window:
+        raise ValueError(
+            f"a window of {window} frames is {(window - 1) // 4 + 1} latent frames, an even count whose last "
+            f"the decoder drops; use {window - 4} or {window + 4}"
+        )
     if overlap < 0:
         raise ValueError(f"overlap must be >= 0, got {overlap}")
     if num_frames < window:
-        fitted = largest_valid_length(num_frames)
+        fitted = largest_whole_window(num_frames)
         if fitted == 1:  # 2-4 frames: nothing longer than one frame fits, edit each alone
             return [(i, i + 1) for i in range(num_frames)]
         return [(0, fitted)] + ([(num_frames - fitted, num_frames)] if fitted < num_frames else [])
@@ -185,7 +199,8 @@ def edit_long_video(
         prefix_latents = None
         if shared > 0 and condition_seams:
             known = out[start : start + largest_valid_length(shared)]
-            prefix_latents = pipe.encode_video(known[None])[0]
+            # The posterior mean: the prefix stands for frames already decided, and is re-noised per step.
+            prefix_latents = pipe.encode_video(known[None], source_latent="mode")[0]
         edited = pipe(
             frames[start:end],
             prompt,

@@ -13,10 +13,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from insvie.errors import ConfigError, InsvieError
 from insvie.eval.sample import EvalSample
+
+if TYPE_CHECKING:
+    from insvie.editor.runner import EditSettings, LoadOptions
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v", ".gif")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -107,86 +110,40 @@ class ManifestPredictions:
         return _with_seams(sample.edited)
 
 
-@dataclass(frozen=True)
-class EditorSettings:
-    """How the InsViE editor is run on each sample (the paper's defaults; see ``insvie edit``)."""
-
-    steps: int = 50
-    text_guidance: float = 7.5
-    video_guidance: float = 1.2
-    schedule: str = "constant"
-    seed: int = 0
-    fps: float = 8.0
-    height: int | None = None
-    width: int | None = None
-    dtype: str = "bfloat16"
-    device: str = "auto"
-
-
 class EditorPredictions:
     """Runs the InsViE editor on each sample's source into ``folder/<id>.mp4``; existing outputs are kept.
 
-    A source longer than the model's frame count is edited in overlapping windows
-    (``edit_long_video``) and its seams written to the sidecar, for the seam metric. The pipeline loads
-    on the first sample that needs it, so a rerun over finished predictions loads nothing.
+    The shared :class:`~insvie.editor.runner.EditorRunner` decides loading, defaults (the model's recipe)
+    and frames: a source longer than the model's frame count is edited in overlapping windows and its
+    seams written to the sidecar, for the seam metric. The model loads on the first sample that needs
+    it, so a rerun over finished predictions loads nothing.
     """
 
-    def __init__(self, model: str, folder: Path, settings: EditorSettings | None = None) -> None:
-        self.model = model
+    def __init__(
+        self,
+        model: str,
+        folder: Path,
+        settings: EditSettings | None = None,
+        load: LoadOptions | None = None,
+    ) -> None:
+        from insvie.editor.runner import EditorRunner, EditSettings
+
         self.folder = folder
-        self.settings = settings or EditorSettings()
-        self._pipe: Any = None
-
-    def _load(self) -> Any:
-        if self._pipe is None:
-            import torch
-
-            from insvie.backends.devices import resolve_device
-            from insvie.editor import InsViEEditPipeline
-
-            dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-            if self.settings.dtype not in dtype:
-                raise ConfigError(f"editor dtype {self.settings.dtype!r}: choose from {', '.join(dtype)}")
-            try:
-                pipe = InsViEEditPipeline.from_pretrained(self.model, dtype=dtype[self.settings.dtype])
-            except (OSError, ValueError) as exc:
-                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise ConfigError(f"editor {self.model}: cannot load it ({reason})") from exc
-            pipe.set_progress_bar_config(disable=True)
-            self._pipe = pipe.to(resolve_device(self.settings.device))
-        return self._pipe
+        self.settings = settings or EditSettings()
+        self.runner = EditorRunner(model, load)
 
     def get(self, sample: EvalSample) -> Prediction:
         path = self.folder / f"{file_stem(sample.sample_id)}.mp4"
         if path.is_file():
             return _with_seams(path)
-        import torch
+        from insvie.editor.output import write_edit_video
 
-        from insvie.editor import edit_long_video, write_edit_video
-        from insvie.media import read_frames
-
-        s = self.settings
-        source = read_frames(sample.source, fps=s.fps)
-        pipe = self._load()
-        options = {
-            "height": s.height,
-            "width": s.width,
-            "num_inference_steps": s.steps,
-            "guidance_scale": s.text_guidance,
-            "video_guidance_scale": s.video_guidance,
-            "guidance_schedule": s.schedule,
-            "generator": torch.Generator("cpu").manual_seed(s.seed),
-        }
-        seams: list[int] = []
-        if len(source) > pipe.max_num_frames:
-            result = edit_long_video(pipe, source, sample.instruction, **options)
-            frames, seams = result.frames, result.seams
-        else:
-            frames = pipe(source, sample.instruction, **options).frames[0]
+        result = self.runner.edit(sample.source, sample.instruction, self.settings)
+        frames, seams = result.frames, result.seams
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.mp4")
         try:
-            write_edit_video(frames, tmp, fps=s.fps)
+            write_edit_video(frames, tmp, fps=result.fps)
             if seams:
                 path.with_suffix(".json").write_text(json.dumps({"seams": seams}), encoding="utf-8")
             os.replace(tmp, path)

@@ -67,10 +67,14 @@ def _write_atomically(path: Path, write) -> None:
 
 @torch.no_grad()
 def encode_pixels(vae: Any, pixels: torch.Tensor) -> torch.Tensor:
-    """Scaled latents (B, F, C, h, w) of pixels (B, T, 3, H, W) in [-1, 1] (the distribution's mode)."""
+    """Scaled latents (B, F, C, h, w) of pixels (B, T, 3, H, W) in [-1, 1] (the distribution's mode),
+    each clip encoded in one pass as the editor encodes its source (:mod:`insvie.editor.vae_codec`)."""
+    from insvie.editor.vae_codec import whole_clip
+
     param = next(vae.parameters())
     x = pixels.to(device=param.device, dtype=param.dtype).permute(0, 2, 1, 3, 4)
-    latents = vae.encode(x).latent_dist.mode()
+    with whole_clip(vae, x.shape[2]):
+        latents = vae.encode(x).latent_dist.mode()
     return latents.permute(0, 2, 1, 3, 4) * vae.config.scaling_factor
 
 

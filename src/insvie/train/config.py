@@ -58,12 +58,16 @@ class LoraConfigModel(_Strict):
 
 
 class ValidationConfig(_Strict):
-    """Edits run every ``every`` optimizer steps (0: never); videos are file paths, paired with prompts."""
+    """Edits run every ``every`` optimizer steps (0: never); videos are file paths, paired with prompts.
+
+    They run through the shared editor runner, so unset settings are the model's recipe (its
+    ``guider/``: 50 steps for the paper's) and the videos' own frames, as ``insvie edit`` uses them.
+    """
 
     every: int = Field(0, ge=0)
     prompts: list[str] = Field(default_factory=list)
     videos: list[Path] = Field(default_factory=list)
-    num_inference_steps: int = Field(20, ge=1)
+    num_inference_steps: int | None = Field(None, ge=1)
     num_frames: int | None = None
     height: int | None = None
     width: int | None = None

@@ -45,6 +45,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from insvie.editor.vae_codec import whole_clip
 from insvie.errors import ConfigError
 from insvie.train.checkpoint import (
     latest_checkpoint,
@@ -175,8 +176,9 @@ def _encode(batch: dict[str, Any], ctx: _Ctx) -> tuple[torch.Tensor, torch.Tenso
         # (B, T, 3, H, W) -> (B, 3, T, H, W) for the VAE, back to (B, F, C, h, w)
         src = batch["source"].to(device, vae_dtype).permute(0, 2, 1, 3, 4)
         tgt = batch["target"].to(device, vae_dtype).permute(0, 2, 1, 3, 4)
-        source = pipe.vae.encode(src).latent_dist.mode()
-        target = pipe.vae.encode(tgt).latent_dist.sample(generator=ctx.generator)
+        with whole_clip(pipe.vae, src.shape[2]):  # one pass per clip, as the editor encodes its source
+            source = pipe.vae.encode(src).latent_dist.mode()
+            target = pipe.vae.encode(tgt).latent_dist.sample(generator=ctx.generator)
         source = (source * ctx.scaling).permute(0, 2, 1, 3, 4).float()
         target = (target * ctx.scaling).permute(0, 2, 1, 3, 4).float()
         embeds, _ = pipe.encode_prompt(
@@ -215,6 +217,7 @@ def _validate(
     from PIL import Image
 
     from insvie.editor.output import write_edit_video
+    from insvie.editor.runner import EditorRunner, EditSettings
 
     val = config.validation
     folder = config.output_dir / "validation" / f"step-{step:08d}"
@@ -224,19 +227,20 @@ def _validate(
     model.eval()
     rows = []
     try:
+        runner = EditorRunner.from_pipeline(pipe)
+        settings = EditSettings(
+            steps=val.num_inference_steps,
+            frames=val.num_frames,
+            height=val.height,
+            width=val.width,
+            seed=config.seed,
+        )
         for i, (video, prompt) in enumerate(zip(val.videos, val.prompts, strict=True)):
-            frames = pipe(
-                str(video),
-                prompt,
-                num_inference_steps=val.num_inference_steps,
-                num_frames=val.num_frames,
-                height=val.height,
-                width=val.width,
-                generator=torch.Generator().manual_seed(config.seed),
-            ).frames[0]
+            result = runner.edit(video, prompt, settings)
+            frames = result.frames
             if not write:
                 continue
-            write_edit_video(frames, folder / f"{i:03d}.mp4")
+            write_edit_video(frames, folder / f"{i:03d}.mp4", fps=result.fps)
             picks = [frames[0], frames[len(frames) // 2], frames[-1]]
             rows.append(np.concatenate(picks, axis=1))
         if rows and write:
@@ -272,7 +276,6 @@ def train(
     """
     from accelerate import Accelerator
     from accelerate.utils import set_seed
-    from diffusers import CogVideoXDDIMScheduler
 
     from insvie.editor.pipeline import InsViEEditPipeline
 
@@ -325,7 +328,9 @@ def train(
         wanted = config.perceptual
         perceptual = PerceptualLoss.from_pretrained(wanted.model, layers=wanted.layers, size=wanted.size)
         perceptual.to(device)
-    noise_scheduler = CogVideoXDDIMScheduler.from_config(pipe.scheduler.config)
+    # The model's own noise table (the 1000-entry zero-SNR one for the official sampler), in a copy that
+    # validation's set_timesteps cannot touch.
+    noise_scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)
     alphas_cumprod = noise_scheduler.alphas_cumprod.clone()
     num_train_timesteps = int(noise_scheduler.config.num_train_timesteps)
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + acc.process_index + 1)
