@@ -150,14 +150,10 @@ def test_rerun_of_a_finished_build_does_no_work(built, inputs):
 def test_exports_round_trip(built, tmp_path):
     out, _ = built
     accepted = _status(out)["triplets"]
-    assert (
-        run_cli("export", str(out), "--format", "parquet", "--dest", str(tmp_path / "m.parquet")).returncode
-        == 0
-    )
+    assert run_cli("export", str(out), "--format", "parquet", "--dest", str(tmp_path / "m")).returncode == 0
     duckdb = pytest.importorskip("duckdb")
-    rows = duckdb.sql(f"SELECT count(*) FROM '{tmp_path / 'm.parquet'}' WHERE kind = 'triplet'").fetchall()[
-        0
-    ][0]
+    manifest = tmp_path / "m" / "manifest.parquet"
+    rows = duckdb.sql(f"SELECT count(*) FROM '{manifest}' WHERE kind = 'triplet'").fetchall()[0][0]
     with Dataset.open(out, create=False) as ds:
         assert rows == len(list(ds.iter_items("triplet")))
 

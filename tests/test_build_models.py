@@ -291,7 +291,9 @@ def test_malformed_replies_are_recorded_as_failures_never_guessed(tmp_path: Path
             for r in server.chat_requests
             if r.json["response_format"]["json_schema"]["name"] == "edit_proposals"
         ]
-    assert result.returncode == 0, result.stderr
+    # The only clip's instruction failed, so the step failed every item: the build says so and exits 1.
+    assert result.returncode == 1, result.stderr
+    assert "failed for every item: instruct" in result.stderr
     assert len(proposals) == 2  # the first try and one retry with the parse error fed back
     assert (
         "invalid_json" in json.dumps(proposals[1].json["messages"]) or len(proposals[1].json["messages"]) > 1

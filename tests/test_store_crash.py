@@ -25,6 +25,8 @@ import os, random, sys
 from insvie.store import Dataset
 
 ds = Dataset.open(sys.argv[1])
+lock = ds.writing("crash test writer")
+lock.__enter__()  # held until the kill: the kernel must release it
 rng = random.Random(os.getpid())
 print("ready", flush=True)
 n = 0
@@ -59,8 +61,8 @@ def test_sigkill_mid_write_leaves_no_partial_file_or_phantom_row(tmp_path: Path)
         proc.stdout.close()
         leftovers_seen += len(list((root / "tmp").iterdir()))
 
-    with Dataset.open(root, create=False) as ds:
-        assert list((root / "tmp").iterdir()) == [], "stale temporaries survived the reopen"
+    with Dataset.open(root, create=False) as ds, ds.writing("check"):  # each kill released the lock
+        assert list((root / "tmp").iterdir()) == [], "stale temporaries survived the next writer's start"
         for path in (root / "media").rglob("*"):
             if path.is_file():
                 assert hashlib.sha256(path.read_bytes()).hexdigest() == path.stem, f"partial file {path}"

@@ -9,6 +9,7 @@ import pickle
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -101,8 +102,10 @@ def test_version_one_database_is_migrated(tmp_path: Path) -> None:
         assert ds.get_item("old").meta == {"a": 1}
         ds.set_review("old", "accept")  # the table v2 added
         assert ds.get_review("old").verdict == "accept"
+        ds.record_skipped_input("/in/bad.mp4", "cannot read")  # the table v3 added
+        assert [p.path for p in ds.input_problems()] == ["/in/bad.mp4"]
     conn = sqlite3.connect(tmp_path / DB_NAME)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
 
 
 def test_newer_schema_is_refused_naming_both_versions(tmp_path: Path) -> None:
@@ -122,24 +125,61 @@ def test_closed_dataset_refuses_use(tmp_path: Path) -> None:
         ds.get_item("a")
 
 
-def test_open_removes_only_temporaries_of_dead_writers(tmp_path: Path) -> None:
+def test_the_writer_lock_clears_tmp_and_a_reader_removes_nothing(tmp_path: Path) -> None:
+    """Temporaries are swept when a writer takes the lock (no other writer can be running then), not
+    by guessing from pids: a zombie worker's pid looks alive, a worker on another host's looks dead."""
     Dataset.open(tmp_path).close()
     dead, alive = _dead_pid(), os.getpid()
-    stale = [
+    temporaries = [
         tmp_path / "tmp" / f"tmp-{dead}-0123456789abcdef.mp4",
         tmp_path / "tmp" / f".tmp-{dead}-0123456789abcdef.mp4.{dead}.partial.mp4",  # an encoder's own temp
-        tmp_path / "exports" / f".manifest.parquet.tmp-{dead}-0123456789abcdef",
-    ]
-    kept = [
         tmp_path / "tmp" / f"tmp-{alive}-0123456789abcdef.mp4",
-        tmp_path / "tmp" / "notes.txt",
-        tmp_path / "exports" / "manifest.parquet",
     ]
-    for path in stale + kept:
+    stale_export = tmp_path / "exports" / f".manifest.parquet.tmp-{dead}-0123456789abcdef"
+    kept = [tmp_path / "tmp" / "notes.txt", tmp_path / "exports" / "manifest.parquet"]
+    for path in [*temporaries, stale_export, *kept]:
         path.write_bytes(b"partial")
-    Dataset.open(tmp_path).close()
-    assert [p for p in stale if p.exists()] == []
+    with Dataset.open(tmp_path) as reader:  # a reader (status, export, the app) removes no temporary
+        assert all(p.exists() for p in temporaries)
+        with reader.writing("test"):
+            assert [p for p in temporaries if p.exists()] == []
+    assert not stale_export.exists()  # exports are not written under the lock: their dead writers' go
     assert all(p.exists() for p in kept)
+
+
+def test_a_zombie_workers_temporaries_go_when_the_next_writer_starts(tmp_path: Path) -> None:
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.time() + 30
+    while time.time() < deadline and _state(zombie.pid) != "Z":  # exited, not reaped: a zombie
+        time.sleep(0.05)
+    try:
+        assert _state(zombie.pid) == "Z"
+        with Dataset.open(tmp_path) as ds:
+            leftover = ds.temp_path(".mp4").with_name(f"tmp-{zombie.pid}-0123456789abcdef.mp4")
+            leftover.write_bytes(b"half an encode")
+            with ds.writing("test"):
+                assert not leftover.exists()
+    finally:
+        zombie.wait()
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0]
+    except OSError:
+        return "?"
+
+
+def test_one_writer_at_a_time_and_the_second_is_told_who(tmp_path: Path) -> None:
+    from insvie.store.lock import DatasetBusy
+
+    with Dataset.open(tmp_path) as first, first.writing("insvie build"), Dataset.open(tmp_path) as second:
+        busy = pytest.raises(DatasetBusy, match=rf"pid {os.getpid()} on .*'insvie build' since")
+        with busy, second.writing("insvie build"):
+            pass
+        assert second.funnel("split").total == 0  # reading goes on
+    with Dataset.open(tmp_path) as again, again.writing("insvie build"):  # released on exit
+        pass
 
 
 def _add_child_item(ds: Dataset) -> None:

@@ -37,7 +37,8 @@ def ds(tmp_path: Path):
 def test_manifest_round_trips_through_pyarrow(ds: Dataset) -> None:
     path = export_parquet(ds)
     assert path == ds.root / "exports" / "manifest.parquet"
-    assert [p.name for p in path.parent.iterdir()] == ["manifest.parquet"]  # no temporary left behind
+    # the failures table beside it, and no temporary left behind
+    assert sorted(p.name for p in path.parent.iterdir()) == ["failures.parquet", "manifest.parquet"]
     rows = {row["id"]: row for row in pq.read_table(path).to_pylist()}
     assert sorted(rows) == ["src", "t0", "t1", "t2"]
     t0, t1, t2, src = rows["t0"], rows["t1"], rows["t2"], rows["src"]
@@ -64,7 +65,8 @@ def test_manifest_round_trips_through_pyarrow(ds: Dataset) -> None:
 
 
 def test_manifest_is_queryable_with_duckdb(ds: Dataset, tmp_path: Path) -> None:
-    path = export_parquet(ds, tmp_path / "out" / "triplets.parquet", kind="triplet")
+    path = export_parquet(ds, tmp_path / "out", kind="triplet")
+    assert path == tmp_path / "out" / "manifest-triplet.parquet"
     rows = duckdb.sql(
         f"SELECT id, meta_instruction, status_judge, review, json_extract(meta, '$.frames')::INT AS frames "
         f"FROM read_parquet('{path}') ORDER BY id"
@@ -85,6 +87,7 @@ def test_empty_dataset_exports_an_empty_manifest(tmp_path: Path) -> None:
     with Dataset.open(tmp_path / "empty") as ds:
         path = export_parquet(ds, kind="clip")
     assert path.name == "manifest-clip.parquet"
+    assert pq.read_table(path.with_name("failures-clip.parquet")).num_rows == 0
     table = pq.read_table(path)
     assert table.num_rows == 0
     assert table.column_names[:3] == ["id", "kind", "source"]

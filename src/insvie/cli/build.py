@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from insvie import __version__
 from insvie.cli.console import console as make_console
-from insvie.cli.status import print_funnels
+from insvie.cli.status import print_failures, print_funnels
 from insvie.engine import Outcome, ProgressSink, Runner, ingest, make_executor
-from insvie.errors import InsvieError
+from insvie.errors import ConfigError, InsvieError
 from insvie.store import Dataset, export_parquet
 from insvie.store.fsio import write_atomically
 
@@ -23,11 +24,13 @@ BUILD_FILE = "build.json"
 
 
 class RichProgress(ProgressSink):
-    """One bar per step, with kept / rejected / failed counts as they come in."""
+    """One bar per step, with kept / rejected / failed counts as they come in, and the first item of
+    each distinct failure printed with its error as it happens (the rest are counted in the bar)."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.tasks: dict[str, tuple[int, dict[str, int]]] = {}
+        self.seen_errors: set[tuple[str, str]] = set()
 
     def start(self, step: str, total: int) -> None:
         task = self.progress.add_task(step, total=total, counts="")
@@ -37,8 +40,19 @@ class RichProgress(ProgressSink):
         task, counts = self.tasks[step]
         for outcome in outcomes:
             counts[outcome.status] += 1
+            if outcome.status == "failed":
+                self._first_of_its_kind(step, outcome)
         text = f"kept {counts['done']}  rejected {counts['rejected']}  failed {counts['failed']}"
         self.progress.update(task, advance=len(outcomes), counts=text)
+
+    def _first_of_its_kind(self, step: str, outcome: Outcome) -> None:
+        error = ((outcome.error or "").strip().splitlines() or ["(no error text)"])[0]
+        if (step, error) in self.seen_errors:
+            return
+        self.seen_errors.add((step, error))
+        self.progress.console.print(
+            f"[red]{escape(step)} failed[/red] {escape(outcome.item_id)}: {escape(error)}", highlight=False
+        )
 
     def finish(self, step: str) -> None:
         task, _ = self.tasks[step]
@@ -93,9 +107,14 @@ def build(
     """
     from insvie.stages.config import load_config
     from insvie.stages.pipeline import build_steps, final_step
+    from insvie.stages.preflight import check_needs
 
     console = make_console(stderr=True)
     try:
+        missing = [f"--input {p}" for p in inputs or [] if not p.exists() and not p.is_symlink()]
+        missing += [f"--pairs {p}" for p in pairs or [] if not p.is_file()]
+        if missing:
+            raise ConfigError(f"no such file or folder: {', '.join(missing)}")
         cfg = load_config(config)
         run = cfg.run.model_copy(
             update={
@@ -105,7 +124,8 @@ def build(
             }
         )
         steps = build_steps(cfg)
-        with Dataset.open(out) as ds:
+        check_needs(steps)
+        with Dataset.open(out) as ds, ds.writing("insvie build"):
             report = ingest(ds, list(inputs or []), list(pairs or []))
             for path, why in report.skipped.items():
                 console.print(f"[yellow]skipped[/yellow] {path}: {why}")
@@ -145,12 +165,17 @@ def build(
             write_atomically(ds.root / BUILD_FILE, lambda tmp: tmp.write_text(json.dumps(record, indent=2)))
             manifest = export_parquet(ds)
             print_funnels(console, [r.funnel for r in reports])
+            print_failures(console, {r.name: ds.failures(r.name, r.config_hash) for r in reports})
             for report in reports:
                 if report.stopped:
                     console.print(
                         f"[yellow]{report.name} stopped[/yellow]: {report.stopped}; re-run to continue"
                     )
             console.print(f"done in {record['seconds']:.1f} s; manifest: {manifest}")
+            dead = [r.name for r in reports if r.funnel.total and r.funnel.failed == r.funnel.total]
     except InsvieError as exc:
-        console.print(f"[red]error[/red] {exc}")
+        console.print(f"[red]error[/red] {escape(str(exc))}")
         raise typer.Exit(code=2) from exc
+    if dead:
+        console.print(f"[red]failed for every item[/red]: {', '.join(dead)} (see the failures above)")
+        raise typer.Exit(code=1)

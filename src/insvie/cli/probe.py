@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from insvie.cli.console import console as make_console
@@ -37,6 +38,19 @@ def _cell(info: dict, key: str) -> str:
     return str(value)
 
 
+def _failure(exc: Exception) -> tuple[str, str]:
+    """The error kind and reason to report for a file that could not be probed.
+
+    Media errors carry both; anything else (an OS refusal or a library fault the media layer did not
+    foresee) is still reported against its file, so the promise that every other file is probed holds.
+    """
+    if isinstance(exc, MediaError):
+        return exc.kind, exc.reason
+    if isinstance(exc, OSError):
+        return "unreadable", exc.strerror or str(exc) or type(exc).__name__
+    return "error", f"{type(exc).__name__}: {exc}"
+
+
 def probe(
     videos: Annotated[list[Path], typer.Argument(help="One or more video files.", show_default=False)],
     as_json: Annotated[
@@ -61,12 +75,13 @@ def probe(
     for path in videos:
         try:
             info = probe_video(path).to_dict()
-        except MediaError as exc:
+        except Exception as exc:  # one bad file must not end the others' probe
             failed += 1
+            kind, reason = _failure(exc)
             if as_json:
-                typer.echo(json.dumps({"path": str(path), "error": exc.kind, "reason": exc.reason}))
+                typer.echo(json.dumps({"path": str(path), "error": kind, "reason": reason}))
             else:
-                err.print(f"[red]error[/red] {path}: {exc.reason}")
+                err.print(f"[red]error[/red] {escape(str(path))}: {escape(reason)}")
             continue
         if as_json:
             typer.echo(json.dumps({"path": str(path), **info}))

@@ -13,13 +13,17 @@ from insvie.cli.console import console as make_console
 REPO_CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 
 
-def tiny_config(paper: dict, dest: Path, base_url: str) -> dict:
+def tiny_config(paper: dict, dest: Path, base_url: str | None = None) -> dict:
     """The paper recipe pointed at the tiny checkpoints in ``dest`` and the endpoint at ``base_url``.
 
     Models, endpoints, sizes and the executor change, and the quality gates are opened (tiny random
     models make noise, which every gate would rightly reject): every step of the recipe still runs.
+    Without ``base_url`` no endpoint is written, so the chat steps follow ``$OPENAI_BASE_URL`` like
+    any config that names none; a written one would silently override the environment.
     """
-    chat = {"backend": "openai", "model": "tiny-smoke", "base_url": base_url, "max_retries": 1}
+    chat: dict = {"backend": "openai", "model": "tiny-smoke", "max_retries": 1}
+    if base_url:
+        chat["base_url"] = base_url
     config = {key: dict(value) if isinstance(value, dict) else value for key, value in paper.items()}
     config["run"] = {**config.get("run", {}), "executor": "local"}
     config["split"] = {
@@ -113,8 +117,13 @@ def write_tiny_training(dest: Path) -> Path:
 def tiny_models(
     dest: Annotated[Path, typer.Argument(help="Folder to write the checkpoints and tiny.yaml into.")],
     base_url: Annotated[
-        str, typer.Option(help="The OpenAI-compatible endpoint the tiny config points at (a local server).")
-    ] = "http://127.0.0.1:8000/v1",
+        str | None,
+        typer.Option(
+            help="The OpenAI-compatible endpoint to write into tiny.yaml (a local server); "
+            "without it tiny.yaml names none and $OPENAI_BASE_URL decides at build time.",
+            show_default=False,
+        ),
+    ] = None,
     paper: Annotated[Path, typer.Option(help="The recipe to shrink.")] = REPO_CONFIGS / "paper.yaml",
 ) -> None:
     """Write tiny, randomly initialised checkpoints of every model backend plus DEST/tiny.yaml.
@@ -123,9 +132,10 @@ def tiny_models(
     VLM, the SVD and Wan image-to-video propagators, and the InsViE video editor for `insvie edit`)
     use the real diffusers/transformers classes in their normal on-disk format, so the pipeline loads
     them exactly as it loads real weights; they
-    produce noise, in seconds, offline. tiny.yaml is the paper recipe pointed at them and at BASE_URL,
-    for smoke-testing a full `insvie build`:
-    any OpenAI-compatible server works there (vLLM, Ollama), or the scripted one in the test suite.
+    produce noise, in seconds, offline. tiny.yaml is the paper recipe pointed at them and at an
+    OpenAI-compatible endpoint, for smoke-testing a full `insvie build`: --base-url if given, else
+    whatever $OPENAI_BASE_URL names when the build runs. Any such server works (vLLM, Ollama), or
+    the scripted one in the test suite.
     """
     from insvie.backends.clip.tiny import build_tiny_clip
     from insvie.backends.propagation.i2v.tiny import build_tiny_svd, build_tiny_wan_i2v
@@ -144,6 +154,8 @@ def tiny_models(
     recipe = yaml.safe_load(paper.read_text(encoding="utf-8"))
     config_path = dest / "tiny.yaml"
     header = "# The paper recipe on tiny random checkpoints (written by `insvie tiny-models`).\n"
+    if not base_url:
+        header += "# The chat steps name no endpoint: $OPENAI_BASE_URL decides (e.g. a local vLLM/Ollama).\n"
     config_path.write_text(
         header + yaml.safe_dump(tiny_config(recipe, dest.resolve(), base_url), sort_keys=False)
     )

@@ -9,6 +9,7 @@ from insvie.engine.ingest import IngestReport, ingest
 from insvie.engine.runner import ProgressSink, Runner, Step, StepReport
 from insvie.engine.stage import (
     Child,
+    Need,
     Outcome,
     Resources,
     Stage,
@@ -23,6 +24,7 @@ __all__ = [
     "Executor",
     "IngestReport",
     "LocalExecutor",
+    "Need",
     "Outcome",
     "ProgressSink",
     "RayExecutor",

@@ -8,6 +8,7 @@ does not make old work look new.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -47,20 +48,48 @@ def fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _unusable_link(path: Path) -> str | None:
+    """Why a symbolic link cannot be read (a loop, a missing target), or None for any other path."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 reports a loop this way
+        return "symlink loop"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symlink loop"
+        return f"broken symlink (its target {os.readlink(path)} does not exist)"
+    return None
+
+
 def _files(inputs: list[Path], report: IngestReport) -> list[Path]:
+    """Every candidate file under ``inputs``; links that lead nowhere are reported, not silently dropped."""
     found: list[Path] = []
     for root in inputs:
-        if root.is_file():
+        broken = _unusable_link(root)
+        if broken:
+            report.skipped[str(root)] = broken
+        elif root.is_file():
             found.append(root)
         elif root.is_dir():
-            found.extend(sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")))
+            for path in sorted(p for p in root.rglob("*") if not p.name.startswith(".")):
+                broken = _unusable_link(path)
+                if broken:
+                    report.skipped[str(path)] = broken
+                elif path.is_file():
+                    found.append(path)
         else:
             report.skipped[str(root)] = "no such file or folder"
     return found
 
 
 def ingest(dataset: Dataset, inputs: list[Path], pairs: list[Path] | None = None) -> IngestReport:
-    """Add every video and image under ``inputs`` and every pair listed in ``pairs`` (JSONL files)."""
+    """Add every video and image under ``inputs`` and every pair listed in ``pairs`` (JSONL files).
+
+    What cannot be taken is recorded in the dataset with its reason (``insvie status --rejected``),
+    and forgotten again once a later run takes it.
+    """
     report = IngestReport()
     with dataset.transaction():
         for path in _files([Path(p) for p in inputs], report):
@@ -75,8 +104,11 @@ def ingest(dataset: Dataset, inputs: list[Path], pairs: list[Path] | None = None
                 report.skipped[str(path)] = f"cannot read ({exc.strerror or exc})"
                 continue
             _add(dataset, report, f"{kind}-{digest[:24]}", kind, str(path.resolve()), {"name": path.name})
+            dataset.clear_skipped_input(str(path))
         for listing in pairs or []:
             _ingest_pairs(dataset, Path(listing), report)
+        for path, why in report.skipped.items():
+            dataset.record_skipped_input(path, why)
     return report
 
 

@@ -46,6 +46,20 @@ class Resources:
         return self.gpus > 0 if self.actor is None else self.actor
 
 
+@dataclass(frozen=True)
+class Need:
+    """Something outside the dataset that a stage will load or call, declared so that a build can
+    check it before any work starts instead of failing every item.
+
+    ``kind`` is ``model`` (``value``: a hub id or a local folder) or ``endpoint`` (``value``: the URL
+    of an HTTP service); ``key`` is the config key that names it, for the error message.
+    """
+
+    key: str
+    kind: Literal["model", "endpoint"]
+    value: str
+
+
 class StageConfig(BaseModel):
     """Base of every stage's settings: plain data, validated, with unknown keys refused.
 
@@ -220,6 +234,10 @@ class Stage(ABC):
         from insvie.store import config_hash
 
         return config_hash(self.describe())
+
+    def needs(self) -> list[Need]:
+        """The models and services :meth:`setup` and :meth:`process` will use (none by default)."""
+        return []
 
     def setup(self, ctx: StageContext) -> None:  # noqa: B027 - optional hook
         """Load what every batch needs (models, lookup tables) once per worker."""

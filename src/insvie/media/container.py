@@ -7,6 +7,9 @@ refused here so that every reader and probe agrees on what a video is.
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,16 +55,31 @@ def _video_stream(path: Path, container: InputContainer) -> VideoStream:
     return stream
 
 
+def _stat(path: Path) -> os.stat_result:
+    """``os.stat`` of ``path``, its failure named for the user.
+
+    ``Path.exists`` answers False for a symlink loop and raises on other refusals (a name too long),
+    so a loop read as "no such file" and the rest escaped as tracebacks; the errno tells them apart.
+    """
+    try:
+        return path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise MediaError(path, "symlink loop") from exc
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise MediaError(path, "no such file") from exc
+        raise MediaError(path, f"cannot read: {_reason(exc)}") from exc
+
+
 @contextmanager
 def open_video(path: str | Path) -> Iterator[tuple[InputContainer, VideoStream]]:
     """Open ``path`` and yield (container, its first real video stream); closes it afterwards."""
     path = Path(path)
-    if not path.exists():
-        raise MediaError(path, "no such file")
-    if path.is_dir():
+    info = _stat(path)
+    if stat.S_ISDIR(info.st_mode):
         raise MediaError(path, "is a directory, not a video file")
     try:
-        if path.stat().st_size == 0:
+        if info.st_size == 0:
             raise NotAVideoError(path, "empty file (0 bytes)")
         check_not_truncated(path)
         container = av.open(str(path))

@@ -16,7 +16,7 @@ from PIL import Image
 from pydantic import Field, field_validator, model_validator
 
 from insvie.backends.procedural import get_operator
-from insvie.engine import Outcome, Resources, Stage, StageConfig, StageContext, Task
+from insvie.engine import Need, Outcome, Resources, Stage, StageConfig, StageContext, Task
 from insvie.stages.frames import made_by, request_frame
 
 _SCORE_SIDE = 256
@@ -116,6 +116,11 @@ class Edit(Stage):
         if self.config.backend != "procedural":
             # A model-backed editor keeps its weights loaded in an actor between batches.
             self.resources = Resources(cpus=1, gpus=self.config.gpus, memory_gb=8, actor=True)  # type: ignore[misc]
+
+    def needs(self) -> list[Need]:
+        if self.config.backend == "procedural" or not self.config.model:
+            return []
+        return [Need("edit.model", "model", self.config.model)]
 
     def setup(self, ctx: StageContext) -> None:
         self.ctx = ctx

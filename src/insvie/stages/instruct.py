@@ -18,10 +18,11 @@ from pydantic import Field, field_validator, model_validator
 
 from insvie.backends.procedural import CATEGORIES as LOOK_CATEGORIES
 from insvie.backends.procedural import get_operator, list_operators
-from insvie.engine import Child, Outcome, Stage, StageConfig, StageContext, StageStopped, Task
+from insvie.engine import Child, Need, Outcome, Stage, StageConfig, StageContext, StageStopped, Task
 from insvie.engine.work import outcome_for_error
 from insvie.stages.chat_model import ChatModelConfig, make_chat
 from insvie.stages.frames import item_frame
+from insvie.stages.preflight import chat_needs
 from insvie.stages.prompts import (
     CAPTION_PROMPT,
     CAPTION_SCHEMA,
@@ -103,6 +104,9 @@ class Instruct(Stage):
 
     def describe(self) -> dict:
         return {**super().describe(), "makes": self.makes}
+
+    def needs(self) -> list[Need]:
+        return chat_needs(self.config.chat, "instruct.chat") if self.config.source == "llm" else []
 
     def setup(self, ctx: StageContext) -> None:
         self.ctx = ctx

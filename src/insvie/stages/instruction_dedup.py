@@ -14,7 +14,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field
 
-from insvie.engine import Outcome, Stage, StageConfig, StageContext, Task
+from insvie.engine import Need, Outcome, Stage, StageConfig, StageContext, Task
 
 
 class InstructionDedupConfig(StageConfig):
@@ -36,6 +36,9 @@ class InstructionDedup(Stage):
     scope = "all"
     config_class = InstructionDedupConfig
     config: InstructionDedupConfig
+
+    def needs(self) -> list[Need]:
+        return [Need("instruction_dedup.model", "model", self.config.model)] if self.config.model else []
 
     def setup(self, ctx: StageContext) -> None:
         from insvie.backends.text_embed import SentenceEmbedder

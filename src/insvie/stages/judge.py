@@ -17,9 +17,10 @@ import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from insvie.engine import Outcome, Resources, Stage, StageConfig, StageContext, Task
+from insvie.engine import Need, Outcome, Resources, Stage, StageConfig, StageContext, Task
 from insvie.stages.chat_model import ChatModelConfig, make_chat
 from insvie.stages.frames import choice, request_frame
+from insvie.stages.preflight import chat_needs
 from insvie.stages.prompts import JUDGE_GUIDELINE, JUDGE_SCHEMA
 
 SCORES = ("instruction_following", "preservation", "realism", "overall")
@@ -105,6 +106,9 @@ class Judge(Stage):
     def describe(self) -> dict:
         return {**super().describe(), "edit_step": self.edit_step, "prefilter_step": self.prefilter_step}
 
+    def needs(self) -> list[Need]:
+        return chat_needs(self.config.chat, "judge.chat")
+
     def setup(self, ctx: StageContext) -> None:
         self.ctx = ctx
         self.chat = make_chat(self.config.chat, root=ctx.root, step=self.name)
@@ -157,6 +161,9 @@ class VideoJudge(Stage):
     resources = Resources(cpus=1, actor=True)
     config_class = JudgeConfig
     config: JudgeConfig
+
+    def needs(self) -> list[Need]:
+        return chat_needs(self.config.chat, "judge.chat")
 
     def setup(self, ctx: StageContext) -> None:
         self.ctx = ctx

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from insvie.engine import Outcome, Resources, Stage, StageConfig, StageContext, Task
+from insvie.engine import Need, Outcome, Resources, Stage, StageConfig, StageContext, Task
 from insvie.stages.frames import choice, request_frame
 
 
@@ -58,6 +58,9 @@ class ClipPrefilter(Stage):
 
     def describe(self) -> dict:
         return {**super().describe(), "edit_step": self.edit_step}
+
+    def needs(self) -> list[Need]:
+        return [Need("prefilter.model", "model", self.config.model)]
 
     def setup(self, ctx: StageContext) -> None:
         from insvie.backends.clip import ClipScorer

@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 
 from insvie.backends.propagation.flow_warp import FlowWarpConfig, propagate_flow_warp
 from insvie.backends.propagation.framewise import propagate_framewise
-from insvie.engine import Child, Outcome, Resources, Stage, StageConfig, StageContext, Task
+from insvie.engine import Child, Need, Outcome, Resources, Stage, StageConfig, StageContext, Task
 from insvie.engine.stage import OPERATIONAL
 from insvie.media import read_frames, write_video
 from insvie.stages.frames import chosen_edit, parent_clip_file
@@ -170,6 +170,12 @@ class Propagate(Stage):
     consumes = "edit"
     config_class = PropagateConfig
     config: PropagateConfig
+
+    def needs(self) -> list[Need]:
+        cfg = self.config
+        if cfg.backend in ("svd", "wan") and cfg.i2v.model:
+            return [Need("propagate.i2v.model", "model", cfg.i2v.model)]
+        return []
 
     def setup(self, ctx: StageContext) -> None:
         self.ctx = ctx

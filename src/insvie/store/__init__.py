@@ -17,23 +17,39 @@ Public API::
     ds.temp_path(ext) -> Path;  ds.adopt(tmp_path) -> str     # workers write, the runner adopts
     ds.pending(stage, config_hash, item_ids, *, max_attempts=3) -> list[str]
     ds.funnel(stage, config_hash=None) -> Funnel
+    ds.failures(stage, config_hash, *, examples=3) -> list[FailureGroup]   # grouped by error, most first
+    ds.record_skipped_input(path, reason);  ds.input_problems() -> list[InputProblem]
+    ds.writing(command) -> ContextManager[None]          # the one-writer lock of a build; clears tmp/
     ds.set_review(item_id, verdict, *, reason=None, reviewer=None) -> Review
     ds.get_review(item_id) -> Review | None;  ds.reviews() -> dict[str, Review]
     ds.verify(*, rehash=False) -> list[str]
     config_hash(config) -> str
-    export_parquet(dataset, dest=None, *, kind=None) -> Path
+    # every export's dest is a folder; a bad one is a StoreError naming it and why
+    export_parquet(dataset, dest=None, *, kind=None) -> Path   # dest/manifest.parquet + failures.parquet
     accepted_triplets(dataset, *, final_stage="refilter") -> Iterator[Triplet]
-    export_webdataset(dataset, dest, *, shard_size=1000) -> list[Path]
-    export_insvie_csv(dataset, dest) -> Path
+    export_webdataset(dataset, dest, *, shard_size=1000) -> list[Path]   # dest replaced whole
+    export_insvie_csv(dataset, dest) -> Path                              # dest replaced whole
     manifest_table(dataset, *, kind=None) -> pyarrow.Table
+    failures_table(dataset, *, kind=None) -> pyarrow.Table
 """
 
 from insvie.store.dataset import DB_NAME, EXPORTS_DIR, TMP_DIR, Dataset, PendingMedia
 from insvie.store.db import SCHEMA_VERSION
-from insvie.store.export_parquet import export_parquet, manifest_table
+from insvie.store.export_parquet import export_parquet, failures_table, manifest_table
 from insvie.store.export_triplets import Triplet, accepted_triplets, export_insvie_csv, export_webdataset
+from insvie.store.lock import DatasetBusy
 from insvie.store.paths import check_relpath
-from insvie.store.records import Funnel, Item, Result, Review, Status, Verdict, config_hash
+from insvie.store.records import (
+    FailureGroup,
+    Funnel,
+    InputProblem,
+    Item,
+    Result,
+    Review,
+    Status,
+    Verdict,
+    config_hash,
+)
 
 __all__ = [
     "DB_NAME",
@@ -41,7 +57,10 @@ __all__ = [
     "SCHEMA_VERSION",
     "TMP_DIR",
     "Dataset",
+    "DatasetBusy",
+    "FailureGroup",
     "Funnel",
+    "InputProblem",
     "Item",
     "PendingMedia",
     "Result",
@@ -55,5 +74,6 @@ __all__ = [
     "export_insvie_csv",
     "export_parquet",
     "export_webdataset",
+    "failures_table",
     "manifest_table",
 ]

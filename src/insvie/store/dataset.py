@@ -5,7 +5,8 @@ Layout::
     <root>/insvie.db        SQLite (WAL): items, media, stage results, configs, reviews
     <root>/media/ab/<sha256><ext>
     <root>/exports/         manifests and archives made from the database
-    <root>/tmp/             files being written; a writer's leftovers are removed once it is dead
+    <root>/tmp/             files being written; leftovers are removed when a build takes the lock
+    <root>/writer.lock      held by the one build writing (see :meth:`Dataset.writing`)
 
 Everything a run makes lives here, so re-running on the same folder resumes: results are keyed by
 (stage, item, config hash) and :meth:`Dataset.pending` lists what is left. Rows are only written
@@ -32,11 +33,14 @@ from typing import Any
 from insvie.errors import StoreError
 from insvie.store import db, fsio
 from insvie.store.blobs import MEDIA_DIR, Blob, copy_hashing, hash_file, normalize_ext
+from insvie.store.lock import WriterLock
 from insvie.store.paths import check_relpath, resolve_inside
 from insvie.store.records import (
     STATUSES,
     VERDICTS,
+    FailureGroup,
     Funnel,
+    InputProblem,
     Item,
     Result,
     Review,
@@ -59,6 +63,8 @@ _INHERITED: list[sqlite3.Connection] = []
 _ITEM_COLUMNS = "id, kind, source, media, parent, meta, created_at"
 _RESULT_COLUMNS = "stage, item_id, config_hash, status, reason, output, error, attempts, updated_at"
 _PAGE = 1000
+INPUT_KINDS = ("video", "image", "pair")  # items ingest makes from the files it is given
+_ERROR_KEY_CHARS = 300
 
 
 def _item(row: tuple) -> Item:
@@ -135,7 +141,6 @@ class Dataset:
             db.migrate(conn, root / DB_NAME)
             for sub in (MEDIA_DIR, TMP_DIR, EXPORTS_DIR):
                 (root / sub).mkdir(exist_ok=True)
-            fsio.sweep_stale_temps(root / TMP_DIR)
             fsio.sweep_stale_temps(root / EXPORTS_DIR)
         except BaseException:
             conn.close()
@@ -162,6 +167,14 @@ class Dataset:
 
     def __repr__(self) -> str:
         return f"Dataset({str(self.root)!r})"
+
+    @contextmanager
+    def writing(self, command: str) -> Iterator[None]:
+        """Hold the dataset's writer lock for the block (a second writer is refused, naming this one)
+        and start clean: every temporary file in ``tmp/`` is a dead writer's, so it is removed."""
+        with WriterLock(self.root, command):
+            fsio.remove_temps(self.root / TMP_DIR)
+            yield
 
     @property
     def db_path(self) -> Path:
@@ -554,6 +567,75 @@ class Dataset:
             else:
                 rejected[reason] = rejected.get(reason, 0) + count
         return Funnel(stage, kept + failed + sum(rejected.values()), kept, rejected, failed)
+
+    def failures(self, stage: str, config_hash: str, *, examples: int = 3) -> list[FailureGroup]:
+        """The stage's failed results under ``config_hash`` grouped by error, most common first.
+
+        Errors are grouped on their first line, so one cause (a missing model folder) is one row
+        however many items it failed, with ``examples`` item ids to look at.
+        """
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT item_id, error FROM results "
+                "WHERE stage = ? AND config_hash = ? AND status = 'failed' ORDER BY item_id",
+                (stage, config_hash),
+            )
+            .fetchall()
+        )
+        groups: dict[str, list[str]] = {}
+        for item_id, error in rows:
+            key = ((error or "").strip().splitlines() or ["(no error text)"])[0][:_ERROR_KEY_CHARS]
+            groups.setdefault(key, []).append(item_id)
+        ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        return [FailureGroup(error, len(ids), ids[:examples]) for error, ids in ordered]
+
+    # -- inputs that gave nothing ----------------------------------------------------------------
+
+    def record_skipped_input(self, path: str, reason: str) -> None:
+        """Remember that ingest could not take ``path`` and why (the latest reason wins)."""
+        with self.transaction():
+            self._connection().execute(
+                "INSERT INTO skipped_inputs (path, reason, seen_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (path) DO UPDATE SET reason = excluded.reason, seen_at = excluded.seen_at",
+                (path, reason, time.time()),
+            )
+
+    def clear_skipped_input(self, path: str) -> None:
+        """Forget an earlier skip of ``path`` (it was taken this time)."""
+        with self.transaction():
+            self._connection().execute("DELETE FROM skipped_inputs WHERE path = ?", (path,))
+
+    def input_problems(self) -> list[InputProblem]:
+        """Every input that gave nothing: skipped at ingest, or rejected or failed by the step that
+        read it (its latest result), by path."""
+        conn = self._connection()
+        problems = [
+            InputProblem(path, "ingest", "skipped", reason)
+            for path, reason in conn.execute("SELECT path, reason FROM skipped_inputs ORDER BY path")
+        ]
+        sources = {
+            item_id: source
+            for item_id, source in conn.execute(
+                f"SELECT id, source FROM items WHERE kind IN ({', '.join('?' * len(INPUT_KINDS))})",
+                INPUT_KINDS,
+            )
+        }
+        for kind in INPUT_KINDS:
+            for result in self.latest_results(kind):
+                if result.status == "done":
+                    continue
+                reason = result.reason if result.status == "rejected" else result.error
+                problems.append(
+                    InputProblem(
+                        sources.get(result.item_id) or result.item_id,
+                        result.stage,
+                        result.status,
+                        reason or "",
+                        result.item_id,
+                    )
+                )
+        return sorted(problems, key=lambda problem: (problem.path, problem.step))
 
     # -- reviews -------------------------------------------------------------------------------
 

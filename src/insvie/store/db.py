@@ -96,8 +96,22 @@ def _v2(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v3(conn: sqlite3.Connection) -> None:
+    """Inputs that ingest could not take (unreadable, a symlink loop, a bad pair line), by path."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE skipped_inputs (
+            path    TEXT PRIMARY KEY,
+            reason  TEXT NOT NULL,
+            seen_at REAL NOT NULL
+        );
+        """,
+    )
+
+
 # MIGRATIONS[n - 1] brings a database from version n - 1 to n; append, never edit a released one.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

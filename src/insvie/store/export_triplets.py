@@ -4,28 +4,50 @@ A triplet is an item of kind ``triplet`` whose media is the edited video and who
 source video (``source_media``) and the ``instruction``. It is exported when the final filtering
 stage kept it under its latest config and no person rejected it in review; the review travels
 with it either way.
+
+Every export's destination is a folder (the one rule of ``insvie export --dest``). A triplet export
+owns its folder: it is written whole into a temporary folder beside the destination and swapped in,
+so a re-export equals a fresh export (nothing of a triplet rejected since stays behind) and a crash
+mid-export leaves the previous export as it was. Because the swap replaces the folder, a destination
+that holds anything other than an earlier export of the same format is refused, never replaced.
 """
 
 from __future__ import annotations
 
 import csv
+import ctypes
 import io
 import json
 import os
 import re
 import shutil
+import sys
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from insvie.errors import StoreError
-from insvie.store.dataset import Dataset
-from insvie.store.fsio import write_atomically
+from insvie.store.blobs import MEDIA_DIR
+from insvie.store.dataset import EXPORTS_DIR, TMP_DIR, Dataset
+from insvie.store.fsio import fsync_dir, pid_alive, temp_name, write_atomically
 from insvie.store.records import Item
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_T = TypeVar("_T")
+
+# Folders of the dataset that the store (or a build) manages file by file; an export inside one would
+# be swept as a leftover (tmp/) or sit among content-addressed files nothing records (media/, cache/).
+_MANAGED_DIRS = (MEDIA_DIR, TMP_DIR, "cache")
+
+# What an earlier export of each folder format may hold; anything else in a destination means it is
+# somebody's folder, which the swap would delete.
+_SHARD = re.compile(r"shard-\d{6}\.tar")
+_EXPORT_ENTRIES: dict[str, Callable[[str], bool]] = {
+    "webdataset": lambda name: bool(_SHARD.fullmatch(name)),
+    "insvie-csv": lambda name: name in {"source", "edited", "metadata.csv"},
+}
 
 
 @dataclass(frozen=True)
@@ -81,78 +103,227 @@ def _record(triplet: Triplet) -> dict[str, Any]:
     }
 
 
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_destination(dataset: Dataset, dest: str | os.PathLike[str], *, replaces: str | None = None) -> Path:
+    """The export folder ``dest`` as an absolute real path, or a StoreError naming it and why it cannot be.
+
+    ``replaces`` names the folder format (``webdataset``, ``insvie-csv``) when the export will replace
+    the whole folder; then only a new folder, an empty one or an earlier export of that format is
+    accepted. For a folder that only receives files (Parquet) the folder is created here.
+    """
+    shown = Path(os.path.abspath(dest))
+    path = Path(os.path.realpath(shown))
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"{shown}: is a file, but an export destination is a folder (for every format)")
+    for sub in _MANAGED_DIRS:
+        inner = dataset.root / sub
+        if path == inner or inner in path.parents:
+            raise StoreError(
+                f"{shown}: inside the dataset's {sub}/, which the store manages; export to a folder "
+                f"outside it (by default {dataset.exports_dir}/...)"
+            )
+    if replaces is not None:
+        if path == dataset.root or path in dataset.root.parents:
+            raise StoreError(
+                f"{shown}: holds the dataset itself, and the {replaces} export replaces its whole folder"
+            )
+        if path == dataset.exports_dir:
+            raise StoreError(
+                f"{shown}: is the dataset's {EXPORTS_DIR}/ folder, which holds every export; a {replaces} "
+                f"export goes into a folder of its own (by default {path / replaces})"
+            )
+        if path.is_dir():
+            foreign = sorted(
+                entry.name for entry in path.iterdir() if not _EXPORT_ENTRIES[replaces](entry.name)
+            )
+            if foreign:
+                raise StoreError(
+                    f"{shown}: holds files that are not a {replaces} export (such as {foreign[0]!r}); an "
+                    "export replaces its whole folder, so choose a new or empty one"
+                )
+    folder = path if replaces is None else path.parent
+    existing = _nearest_existing(folder)
+    if not existing.is_dir():
+        raise StoreError(f"{shown}: cannot create the folder: {existing} is a file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{shown}: cannot create the folder ({_reason(exc)})") from exc
+    return path
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported.
+
+    With it, a reader or a crash sees either the old export or the new one under the destination's
+    name, never neither; without it (other systems, some filesystems) the caller renames twice.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    return renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange) == 0
+
+
+def sweep_dead_temps(dest: Path) -> None:
+    """Remove what a killed export of ``dest`` left beside it: temporaries whose writer pid is dead.
+
+    Only names made from ``dest``'s own (``.<name>.tmp-<pid>-<random>``) are looked at, so a shared
+    folder (a home directory, ``exports/``) is never walked or emptied.
+    """
+    pattern = re.compile(rf"\.{re.escape(dest.name)}\.tmp-(\d+)-[0-9a-f]{{16}}")
+    for entry in dest.parent.iterdir():
+        match = pattern.fullmatch(entry.name)
+        if not match or pid_alive(int(match.group(1))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def replace_folder(dest: Path, write: Callable[[Path], _T]) -> _T:
+    """Call ``write(folder)`` on a fresh temporary folder beside ``dest``, then swap it in for ``dest``.
+
+    ``dest`` then holds exactly what this export wrote: files of an earlier export that this one does
+    not write (a triplet rejected since, a shard fewer) are gone with the old folder. If ``write``
+    fails or the process dies, ``dest`` is untouched; a killed export's temporary folder carries its
+    pid and is removed by the next export of the same destination.
+    """
+    sweep_dead_temps(dest)
+    tmp = dest.with_name(f".{dest.name}.{temp_name()}")
+    try:
+        tmp.mkdir()
+        result = write(tmp)
+        fsync_dir(tmp)
+        if not dest.exists():
+            os.replace(tmp, dest)
+        elif not _exchange(tmp, dest):
+            # two renames: a crash between them leaves both under temporary names (the next export sweeps
+            # them) and none under dest's; renameat2 above closes that window where the system has it
+            old = dest.with_name(f".{dest.name}.{temp_name()}")
+            os.replace(dest, old)
+            try:
+                os.replace(tmp, dest)
+            except OSError:
+                os.replace(old, dest)
+                raise
+            tmp = old
+        fsync_dir(dest.parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the new export on failure, the old one on success
+    return result
+
+
+def _export_folder(dest: Path, write: Callable[[Path], _T]) -> _T:
+    """:func:`replace_folder` with filesystem failures reported as a StoreError naming the path.
+
+    A failure inside the temporary folder is reported against ``dest`` (the temporary name means
+    nothing to the user); one elsewhere, such as a media file gone missing, names that file.
+    """
+    try:
+        return replace_folder(dest, write)
+    except OSError as exc:
+        where = str(exc.filename or dest)
+        if Path(where).name.startswith(f".{dest.name}.tmp-") or f"/.{dest.name}.tmp-" in where:
+            where = str(dest)
+        raise StoreError(f"{where}: cannot write the export ({_reason(exc)})") from exc
+
+
 def export_webdataset(
     dataset: Dataset, dest: str | os.PathLike[str], *, shard_size: int = 1000, final_stage: str = "refilter"
 ) -> list[Path]:
-    """WebDataset tar shards: ``<key>.src.mp4``, ``<key>.tgt.mp4`` and ``<key>.json`` per triplet.
+    """WebDataset tar shards in the folder ``dest``: ``<key>.src.mp4``, ``<key>.tgt.mp4``, ``<key>.json``.
 
-    Keys have no dots (WebDataset splits a member name at the first dot). Each shard is written
-    under a temporary name and renamed, so a reader never sees half a shard.
+    Keys have no dots (WebDataset splits a member name at the first dot). The shards are written
+    into a temporary folder swapped in for ``dest`` (see :func:`replace_folder`), so a reader never
+    sees half an export and no shard of an earlier, larger export stays behind.
     """
     if shard_size < 1:
         raise StoreError(f"shard_size must be at least 1, got {shard_size}")
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    shards: list[Path] = []
-    batch: list[Triplet] = []
+    final = check_destination(dataset, dest, replaces="webdataset")
 
-    def flush() -> None:
-        path = dest / f"shard-{len(shards):06d}.tar"
-        members = list(batch)
+    def write_shards(folder: Path) -> list[str]:
+        names: list[str] = []
+        batch: list[Triplet] = []
 
-        def write(tmp: Path) -> None:
-            with tarfile.open(tmp, "w") as tar:
-                for triplet in members:
-                    key = _UNSAFE.sub("_", triplet.item.id)
-                    tar.add(triplet.source, arcname=f"{key}.src.mp4")
-                    tar.add(triplet.edited, arcname=f"{key}.tgt.mp4")
-                    data = json.dumps(_record(triplet), sort_keys=True, ensure_ascii=False).encode()
-                    info = tarfile.TarInfo(f"{key}.json")
-                    info.size = len(data)
-                    tar.addfile(info, io.BytesIO(data))
+        def flush() -> None:
+            members = list(batch)
 
-        shards.append(write_atomically(path, write))
-        batch.clear()
+            def write(tmp: Path) -> None:
+                with tarfile.open(tmp, "w") as tar:
+                    for triplet in members:
+                        key = _UNSAFE.sub("_", triplet.item.id)
+                        tar.add(triplet.source, arcname=f"{key}.src.mp4")
+                        tar.add(triplet.edited, arcname=f"{key}.tgt.mp4")
+                        data = json.dumps(_record(triplet), sort_keys=True, ensure_ascii=False).encode()
+                        info = tarfile.TarInfo(f"{key}.json")
+                        info.size = len(data)
+                        tar.addfile(info, io.BytesIO(data))
 
-    for triplet in accepted_triplets(dataset, final_stage=final_stage):
-        batch.append(triplet)
-        if len(batch) == shard_size:
+            names.append(write_atomically(folder / f"shard-{len(names):06d}.tar", write).name)
+            batch.clear()
+
+        for triplet in accepted_triplets(dataset, final_stage=final_stage):
+            batch.append(triplet)
+            if len(batch) == shard_size:
+                flush()
+        if batch:
             flush()
-    if batch:
-        flush()
-    for stale in sorted(dest.glob("shard-*.tar"))[len(shards) :]:
-        stale.unlink()  # left from an earlier, larger export of the same dataset
-    return shards
+        return names
+
+    return [final / name for name in _export_folder(final, write_shards)]
 
 
 def export_insvie_csv(
     dataset: Dataset, dest: str | os.PathLike[str], *, final_stage: str = "refilter"
 ) -> Path:
-    """The released InsViE layout: ``source/NAME.mp4``, ``edited/NAME.mp4`` and a ``video,instruct`` CSV.
+    """The released InsViE layout in the folder ``dest``: ``source/``, ``edited/`` and ``metadata.csv``.
 
     Tools written for InsViE-1M read this folder unchanged. Files are copied, not linked, so the
-    export survives the dataset folder being moved or cleaned.
+    export survives the dataset folder being moved or cleaned. The folder is written whole and
+    swapped in (see :func:`replace_folder`): a re-export equals a fresh export, so the files of a
+    triplet rejected in review since the last export are gone, not just its CSV row.
     """
-    dest = Path(dest)
-    for sub in ("source", "edited"):
-        (dest / sub).mkdir(parents=True, exist_ok=True)
-    rows: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    for triplet in accepted_triplets(dataset, final_stage=final_stage):
-        name = f"{triplet.stem}.mp4"
-        if name in seen:
-            name = f"{_UNSAFE.sub('-', triplet.item.id)}.mp4"
-        seen.add(name)
-        for sub, path in (("source", triplet.source), ("edited", triplet.edited)):
-            target = dest / sub / name
-            if not target.exists() or target.stat().st_size != path.stat().st_size:
-                write_atomically(target, lambda tmp, path=path: shutil.copyfile(path, tmp))
-        rows.append((name, triplet.instruction))
+    final = check_destination(dataset, dest, replaces="insvie-csv")
 
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["video", "instruct"])
-            writer.writerows(rows)
+    def write_layout(folder: Path) -> None:
+        for sub in ("source", "edited"):
+            (folder / sub).mkdir()
+        rows: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for triplet in accepted_triplets(dataset, final_stage=final_stage):
+            name = f"{triplet.stem}.mp4"
+            if name in seen:
+                name = f"{_UNSAFE.sub('-', triplet.item.id)}.mp4"
+            seen.add(name)
+            for sub, path in (("source", triplet.source), ("edited", triplet.edited)):
+                write_atomically(folder / sub / name, lambda tmp, path=path: shutil.copyfile(path, tmp))
+            rows.append((name, triplet.instruction))
 
-    return write_atomically(dest / "metadata.csv", write)
+        def write(tmp: Path) -> None:
+            with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(["video", "instruct"])
+                writer.writerows(rows)
+
+        write_atomically(folder / "metadata.csv", write)
+        for sub in ("source", "edited"):
+            fsync_dir(folder / sub)
+
+    _export_folder(final, write_layout)
+    return final / "metadata.csv"

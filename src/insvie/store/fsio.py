@@ -2,8 +2,9 @@
 
 A file only ever appears under its final name complete and on disk: it is written under a
 temporary name, fsynced, renamed, and the rename is made durable by fsyncing the folder. Temporary
-names carry the writer's pid (``tmp-<pid>-<random>``) so that a later open can tell the leftovers of
-a killed writer from the files of one still running, and remove only the former.
+names carry the writer's pid (``tmp-<pid>-<random>``). In the dataset's ``tmp/`` area a build removes
+every one of them once it holds the writer lock (no other writer can be running then; see
+``insvie.store.lock``); elsewhere (exports) a name whose writer is dead marks a leftover.
 """
 
 from __future__ import annotations
@@ -71,6 +72,23 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:  # exists, owned by someone else
         return True
     return True
+
+
+def remove_temps(directory: Path) -> list[Path]:
+    """Remove every temporary file under ``directory``, whoever wrote it; returns what was removed.
+
+    Only for a folder whose writers are known to be gone (the caller holds the dataset's writer lock):
+    a pid says nothing about a writer on another host, and a killed worker's pid stays "alive" while
+    it is an unreaped zombie.
+    """
+    removed = []
+    for folder, _dirs, files in os.walk(directory):
+        for name in files:
+            if _TEMP_PID.search(name):
+                path = Path(folder, name)
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
 
 
 def sweep_stale_temps(directory: Path) -> list[Path]:

@@ -123,3 +123,24 @@ class Funnel:
     kept: int
     rejected: dict[str, int]
     failed: int
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """Failed results of one step that share an error (its first line): how many, and a few item ids."""
+
+    error: str
+    count: int
+    examples: list[str]
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    """An input that gave nothing: skipped at ingest (``step`` is ``ingest``), or rejected or failed by
+    the first step that read it. ``path`` is the file (or ``list:line`` of a pair list)."""
+
+    path: str
+    step: str
+    status: str
+    reason: str
+    item_id: str | None = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,7 +50,11 @@ class _Secret:
     __str__ = __repr__
 
 
-def _resolve_base_url(base_url: str | None, env_name: str) -> str:
+SendThrough = Callable[[dict[str, Any], Callable[[dict[str, Any]], dict[str, Any]]], dict[str, Any]]
+
+
+def resolve_base_url(base_url: str | None, env_name: str) -> str:
+    """The endpoint a client talks to: ``base_url``, else ``$env_name``, else OpenAI's; checked."""
     url = (base_url or os.environ.get(env_name, "").strip() or DEFAULT_BASE_URL).rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -107,7 +112,7 @@ class ChatClient:
         if max_tokens is not None and max_tokens < 1:
             raise ConfigError(f"max_tokens must be at least 1, got {max_tokens}")
         self.model = model
-        self.base_url = _resolve_base_url(base_url, base_url_env)
+        self.base_url = resolve_base_url(base_url, base_url_env)
         self.api_key_env = api_key_env
         key = os.environ.get(api_key_env, "").strip()
         self._key = _Secret(key) if key else None
@@ -118,6 +123,9 @@ class ChatClient:
         self.backoff = float(backoff)
         self.max_backoff = float(max_backoff)
         self.cache = ReplyCache(cache_dir) if cache_dir is not None else None
+        # Every HTTP request, first tries and retries alike, goes through this when it is set:
+        # ``send_through(payload, send) -> body``. A spending budget reserves each request here.
+        self.send_through: SendThrough | None = None
 
     def __repr__(self) -> str:
         key_state = f"from ${self.api_key_env}" if self._key else "none"
@@ -260,7 +268,8 @@ class ChatClient:
         while True:
             attempts += 1
             try:
-                body = self._send(self._payload(messages, fmt, seed))
+                payload = self._payload(messages, fmt, seed)
+                body = self.send_through(payload, self._send) if self.send_through else self._send(payload)
             except ChatError as exc:
                 if not exc.retryable or transient_retries >= self.max_retries:
                     raise ChatError(exc.reason, exc.detail, attempts=attempts, usage=usage) from None
