@@ -13,7 +13,7 @@ distributions are printed so limits can be tuned; if the defaults miss the targe
 >= 0.9 on every broken kind but wrong_attribute with <= 10% of clean edits rejected), a
 joint search over limits cut between this run's clean values suggests new ones (nothing is changed).
 
-The measuring and the limit search live in ``insvie.eval.calibration`` (``insvie eval --calibration``
+The measuring and the limit search live in ``insvie.eval.calibration`` (``insvie eval calibration``
 writes the table); this script prints the full study around them.
 
 Lossy H.264 encoding with several x264 threads is not bit-reproducible, so metrics near a limit can

@@ -150,7 +150,7 @@ def print_branch_table(title: str, rows: list[tuple[str, dict[str, float]]]) -> 
 
 
 def run_tiny(args: argparse.Namespace) -> None:
-    from insvie.editor.tiny import build_tiny_editor
+    from insvie.tiny import build_tiny_editor
 
     torch.set_num_threads(args.threads)
     pipe = build_tiny_editor()
@@ -185,8 +185,13 @@ def _random_pipeline(name: str, dtype: torch.dtype, device: torch.device) -> Any
 
     from insvie.editor.pipeline import InsViEEditPipeline
     from insvie.editor.scheduler import from_cogvideox_config
-    from insvie.editor.tiny import COGVIDEOX_SCHEDULER_CONFIG, build_tiny_editor
-    from insvie.editor.transformer import COGVIDEOX_2B_CONFIG, COGVIDEOX_5B_CONFIG, COGVIDEOX_VAE_CONFIG
+    from insvie.editor.transformer import (
+        COGVIDEOX_2B_CONFIG,
+        COGVIDEOX_5B_CONFIG,
+        COGVIDEOX_SCHEDULER_CONFIG,
+        COGVIDEOX_VAE_CONFIG,
+    )
+    from insvie.tiny import build_tiny_editor
 
     tiny = build_tiny_editor()
     if name == "tiny":

@@ -124,7 +124,7 @@ def kills(tmp: Path, rng: random.Random) -> Row:
         command = [sys.executable, "-m", "insvie", "build", str(out), "-c", str(config), "-i", str(MEDIA)]
         proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            proc.wait(timeout=rng.uniform(0.3, 0.6) * whole_s * (0.8 ** killed))
+            proc.wait(timeout=rng.uniform(0.3, 0.6) * whole_s * (0.8**killed))
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()

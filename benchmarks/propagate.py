@@ -50,7 +50,7 @@ def measure(source: np.ndarray, truth: np.ndarray, result: np.ndarray) -> dict[s
 def i2v_methods(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Callable], bool]:
     """The image-to-video propagators to run, and whether they are tiny random stand-ins."""
     from insvie.backends.propagation.i2v import I2VSettings
-    from insvie.backends.propagation.i2v.tiny import build_tiny_svd, build_tiny_wan_i2v
+    from insvie.tiny import build_tiny_svd, build_tiny_wan_i2v
 
     tiny = args.svd is None and args.wan is None
     models = {"svd": args.svd, "wan": args.wan}

@@ -251,9 +251,8 @@ def build_pipeline(sizes: Sizes, vae: Any, height: int, width: int, frames: int,
     from transformers import T5Config, T5EncoderModel
 
     from insvie.editor.pipeline import InsViEEditPipeline
-    from insvie.editor.tiny import COGVIDEOX_SCHEDULER_CONFIG
-    from insvie.editor.transformer import editor_from_t2v
-    from insvie.tiny._common import seeded
+    from insvie.editor.transformer import COGVIDEOX_SCHEDULER_CONFIG, editor_from_t2v
+    from insvie.tiny import seeded
     from insvie.tiny.tokenizer_builders import tiny_t5_tokenizer
 
     tokenizer = tiny_t5_tokenizer(max_length=sizes.text_length)

@@ -11,7 +11,7 @@ through ``insvie.editor.vae_codec.encode_source`` with ``source_latent="mode"`` 
 so no noise is involved), once with ``batched=True`` and once with ``batched=False``, for two seeded,
 randomly initialised VAEs on CPU:
 
-- tiny: the test VAE of ``insvie.editor.tiny`` (block_out_channels (8, 8, 8, 8), 2 groups, 1 layer);
+- tiny: the test VAE of ``insvie.tiny.editor`` (block_out_channels (8, 8, 8, 8), 2 groups, 1 layer);
 - wider: block_out_channels (32, 32, 64, 64), 8 groups, 1 layer per block, closer to the real
   model's structure (128, 256, 256, 512; 32 groups; 3 layers) but still CPU-sized.
 

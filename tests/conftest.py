@@ -59,23 +59,6 @@ def one_torch_thread():
 @pytest.fixture(scope="session")
 def tiny_dino(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random DINOv2 (model and image processor) saved as a folder, for metrics and losses."""
-    from transformers import Dinov2Config, Dinov2Model
-    from transformers.models.bit.image_processing_pil_bit import BitImageProcessorPil
+    from insvie.tiny import build_tiny_dino
 
-    from insvie.tiny._common import seeded
-
-    folder = tmp_path_factory.mktemp("dino") / "dinov2"
-    config = Dinov2Config(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        image_size=32,
-        patch_size=8,
-    )
-    with seeded(0):
-        Dinov2Model(config).eval().save_pretrained(folder)
-    BitImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(
-        folder
-    )
-    return folder
+    return build_tiny_dino(tmp_path_factory.mktemp("dino") / "dinov2")

@@ -1,5 +1,8 @@
 """All refilter metrics at once, the default limits (on real footage and on SynthEdit edits that the
-whole-frame motion and flicker measures rejected), and the curation summary."""
+whole-frame motion and flicker measures rejected), and the curation summary.
+
+Every function here is the one the build runs (``insvie.stages.refilter`` calls ``refilter_pair``,
+``split`` and ``clip_filter`` call ``clip_signals``), with the build's limits (``RefilterConfig``)."""
 
 from __future__ import annotations
 
@@ -13,12 +16,16 @@ from test_analysis_scenes import pan, tint
 
 from insvie.backends.analysis.consistency import source_flows
 from insvie.backends.analysis.curation import clip_signals
-from insvie.backends.analysis.refilter import RefilterLimits, edit_metrics, refilter_failures
+from insvie.backends.analysis.motion import motion_label
+from insvie.backends.analysis.phash import clip_hash
+from insvie.backends.analysis.refilter import CHECKS, refilter_failures, refilter_metrics, refilter_pair
 from insvie.media import read_frames, write_video
-from insvie.stages.refilter import RefilterConfig, failures, measure
+from insvie.stages.quality_gate import ClipGateConfig
+from insvie.stages.refilter import RefilterConfig
 from insvie.synth import generate_sample
 
 GRADE = (25, 5, -25)
+LIMITS = RefilterConfig()  # the build's default limits
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +43,7 @@ def graded_horse(horse: np.ndarray, tmp_path_factory: pytest.TempPathFactory) ->
 
 def test_metrics_are_a_flat_json_dict_of_floats() -> None:
     clip = pan([(2 * i, 0) for i in range(9)])
-    metrics = edit_metrics(clip, tint(clip, GRADE))
+    metrics = refilter_metrics(clip, tint(clip, GRADE))
     assert all(isinstance(v, float) for v in metrics.values())
     json.dumps(metrics)
     assert {
@@ -46,17 +53,28 @@ def test_metrics_are_a_flat_json_dict_of_floats() -> None:
         "flicker_ratio",
         "persistence",
         "sharpness_ratio",
+        "detail_ratio",
         "blockiness_delta",
     } <= set(metrics)
-    assert refilter_failures(metrics) == []
+    assert refilter_failures(metrics, LIMITS) == []
 
 
 def test_a_faithful_edit_of_real_footage_passes(horse: np.ndarray, graded_horse: np.ndarray) -> None:
     flows = source_flows(horse)
-    metrics = edit_metrics(horse, graded_horse, flows=flows)
-    assert refilter_failures(metrics) == []
+    metrics = refilter_metrics(horse, graded_horse, flows=flows)
+    assert refilter_failures(metrics, LIMITS) == []
     assert metrics["persistence"] > 0.9
     assert metrics["flicker_ratio"] < 1.1
+    # the step's verdict (its own flows) records exactly these metrics and passes the pair
+    verdict = refilter_pair(horse, graded_horse, LIMITS)
+    assert verdict.reason is None
+    assert verdict.output == {"metrics": metrics, "failed_checks": []}
+
+
+def test_videos_of_different_shapes_are_a_shape_mismatch(horse: np.ndarray) -> None:
+    verdict = refilter_pair(horse, horse[:5], LIMITS)
+    assert verdict.reason == "shape_mismatch"
+    assert verdict.output == {"source": list(horse.shape), "edited": [5, *horse.shape[1:]]}
 
 
 def test_broken_edits_of_real_footage_fail_for_the_right_reason(
@@ -64,18 +82,21 @@ def test_broken_edits_of_real_footage_fail_for_the_right_reason(
 ) -> None:
     flows = source_flows(horse)
     # Reversal is motion that differs, not flicker: the reversed clip's own flow explains it.
-    reversed_ = refilter_failures(edit_metrics(horse, graded_horse[::-1].copy(), flows=flows))
-    assert any("motion" in r for r in reversed_)
+    reversed_ = refilter_failures(refilter_metrics(horse, graded_horse[::-1].copy(), flows=flows), LIMITS)
+    assert "motion_mismatch" in reversed_
     gains = [12 * (-1) ** t for t in range(len(graded_horse))]
     flickering = np.stack([tint(f, (g, g, g)) for f, g in zip(graded_horse, gains, strict=True)])
-    assert any("flicker" in r for r in refilter_failures(edit_metrics(horse, flickering, flows=flows)))
+    assert "flicker" in refilter_failures(refilter_metrics(horse, flickering, flows=flows), LIMITS)
     faded = graded_horse.copy()
     faded[10:] = horse[10:]
-    assert any("fades" in r for r in refilter_failures(edit_metrics(horse, faded, flows=flows)))
+    assert "edit_faded" in refilter_failures(refilter_metrics(horse, faded, flows=flows), LIMITS)
     blurred = np.stack([cv2.GaussianBlur(f, (0, 0), 2.5) for f in graded_horse])
-    assert any("sharpness" in r for r in refilter_failures(edit_metrics(horse, blurred, flows=flows)))
+    blurred_metrics = refilter_metrics(horse, blurred, flows=flows)
+    assert "blurry" in refilter_failures(blurred_metrics, LIMITS)
+    # painterly styles smooth on purpose: the detail check spares them, and only it
+    assert "blurry" not in refilter_failures(blurred_metrics, LIMITS, "style")
     pixelated = np.stack([f[::8, ::8].repeat(8, axis=0).repeat(8, axis=1) for f in graded_horse])
-    assert any("blocks" in r for r in refilter_failures(edit_metrics(horse, pixelated, flows=flows)))
+    assert "blocky" in refilter_failures(refilter_metrics(horse, pixelated, flows=flows), LIMITS)
 
 
 def test_limits_can_be_relaxed_or_disabled() -> None:
@@ -83,16 +104,17 @@ def test_limits_can_be_relaxed_or_disabled() -> None:
         "motion_tracked_relative_epe": 0.9,
         "flicker_unexplained_ratio": 4.0,
         "persistence": 0.1,
-        "sharpness_ratio": 0.2,
+        "detail_ratio": 0.2,
         "blockiness_delta": 1.0,
     }
-    assert len(refilter_failures(metrics)) == 5
-    assert refilter_failures(metrics, RefilterLimits(None, None, None, None, None)) == []
-    assert refilter_failures(metrics, RefilterLimits(max_relative_epe=1.0, max_flicker_ratio=None)) == [
-        "edit fades over time: persistence=0.1 below 0.5",
-        "edit lost sharpness: sharpness_ratio=0.2 below 0.6",
-        "edit added compression blocks: blockiness_delta=1 above 0.25",
-    ]
+    assert len(refilter_failures(metrics, LIMITS)) == 5
+    off = RefilterConfig(**{check.limit: None for check in CHECKS})  # every check's limit unset
+    assert refilter_failures(metrics, off) == []
+    relaxed = RefilterConfig(max_relative_epe=1.0, max_flicker_ratio=None)
+    assert refilter_failures(metrics, relaxed) == ["edit_faded", "blurry", "blocky"]
+    # a value on a limit passes it
+    on_the_limits = {**metrics, "persistence": 0.5, "detail_ratio": 0.4, "blockiness_delta": 0.25}
+    assert refilter_failures(on_the_limits, relaxed) == []
 
 
 # SynthEdit samples (240x360, 17 frames) whose clean edit the whole-frame measures rejected: an added
@@ -105,18 +127,17 @@ NEAR_STILL_ADD, FLATTENING_SEPIA = 6124212097763280, 3237230779865705
 def test_clean_synthedit_edits_pass_and_their_broken_versions_fail(seed: int) -> None:
     config = RefilterConfig()
     clean = generate_sample(seed)
-    assert failures(measure(clean.source, clean.edited), config) == []
+    assert refilter_failures(refilter_metrics(clean.source, clean.edited), config) == []
     for kind in ("motion_mismatch", "flicker"):
         broken = generate_sample(seed, broken=kind)
-        assert kind in failures(measure(broken.source, broken.edited), config)
+        assert kind in refilter_failures(refilter_metrics(broken.source, broken.edited), config)
 
 
 def test_clip_signals_of_real_footage(horse: np.ndarray) -> None:
     signals = clip_signals(horse)
-    assert signals.motion.label == "dynamic"
-    assert len(signals.clip_hash) == 3
-    flat = signals.as_dict()
-    json.dumps(flat)
-    assert flat["motion_label"] == "dynamic"
-    assert flat["blockiness"] < 1.5
-    assert [int(h, 16) for h in str(flat["phash"]).split(",")] == list(signals.clip_hash)
+    # the label is the clip gate's (its threshold, read from its config)
+    assert motion_label(signals["motion"], ClipGateConfig().static_threshold) == "dynamic"
+    assert len(signals["phash"]) == 3
+    json.dumps(signals)
+    assert signals["quality"]["blockiness"] < 1.5
+    assert [int(h, 16) for h in signals["phash"]] == list(clip_hash(horse))

@@ -71,7 +71,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory, shared_media: Path) -> dict[str, Path]:
-    from insvie.editor import build_tiny_editor_pipeline
+    from insvie.tiny import build_tiny_editor_pipeline
 
     root = tmp_path_factory.mktemp("app")
     (root / "in").mkdir()

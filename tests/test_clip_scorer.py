@@ -12,14 +12,10 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from insvie.backends.clip import (
-    SCORE_KEYS,
-    ClipScorer,
-    build_tiny_clip,
-    passes_prefilter,
-)
-from insvie.backends.clip.tiny import TINY_IMAGE_SIZE, TINY_PROJECTION_DIM
+from insvie.backends.clip import SCORE_KEYS, ClipScorer, passes_prefilter
 from insvie.errors import ConfigError
+from insvie.tiny import build_tiny_clip
+from insvie.tiny.clip import TINY_IMAGE_SIZE, TINY_PROJECTION_DIM
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ diffusers = pytest.importorskip("diffusers")
 import torch.nn.functional as F  # noqa: E402
 from diffusers import CogVideoXTransformer3DModel  # noqa: E402
 
-from insvie.editor.convert_sat import (  # noqa: E402
+from insvie.editor.sat import (  # noqa: E402
     PIPELINE_CLASS,
     CheckpointError,
     convert_sat,

@@ -66,7 +66,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def pipe():
-    from insvie.editor.tiny import build_tiny_editor
+    from insvie.tiny import build_tiny_editor
 
     return build_tiny_editor(rotary=True)
 

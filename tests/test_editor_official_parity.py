@@ -39,7 +39,7 @@ def base_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     and latents directly, as the official reference does."""
     from diffusers import CogVideoXDDIMScheduler, CogVideoXPipeline, CogVideoXTransformer3DModel
 
-    from insvie.editor.tiny import build_tiny_editor
+    from insvie.tiny import build_tiny_editor
 
     parts = build_tiny_editor()
     t2v = CogVideoXTransformer3DModel(
@@ -62,8 +62,8 @@ def base_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _converted(layout: str, base_folder: Path, tmp_path_factory: pytest.TempPathFactory):
-    from insvie.editor.convert_sat import convert_sat_checkpoint
     from insvie.editor.pipeline import InsViEEditPipeline
+    from insvie.editor.sat import convert_sat_checkpoint
 
     out = convert_sat_checkpoint(
         GOLDEN / layout / "mp_rank_00_model_states.pt",

@@ -13,9 +13,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
-from insvie.editor import InsViEEditPipeline, build_tiny_editor_pipeline, write_edit_video  # noqa: E402
-from insvie.editor.tiny import build_tiny_editor  # noqa: E402
+from insvie.editor import InsViEEditPipeline, write_edit_video  # noqa: E402
 from insvie.media import probe, read_frames, write_video  # noqa: E402
+from insvie.tiny import build_tiny_editor, build_tiny_editor_pipeline  # noqa: E402
 
 STEPS = 2
 
@@ -234,7 +234,8 @@ def test_from_t2v_builds_an_untrained_editor_from_a_text_to_video_folder(tmp_pat
     from diffusers import CogVideoXDDIMScheduler, CogVideoXPipeline
 
     from insvie.editor.scheduler import InsViEDPMScheduler
-    from insvie.editor.tiny import COGVIDEOX_SCHEDULER_CONFIG, build_tiny_t2v_transformer
+    from insvie.editor.transformer import COGVIDEOX_SCHEDULER_CONFIG
+    from insvie.tiny import build_tiny_t2v_transformer
 
     parts = build_tiny_editor()
     t2v = build_tiny_t2v_transformer(seed=4)
@@ -258,7 +259,7 @@ def test_from_t2v_builds_an_untrained_editor_from_a_text_to_video_folder(tmp_pat
 
 def test_cogvideox_15_style_editor_pads_latent_frames_to_its_temporal_patch() -> None:
     from insvie.editor import editor_from_t2v
-    from insvie.editor.tiny import build_tiny_t2v_transformer
+    from insvie.tiny import build_tiny_t2v_transformer
 
     parts = build_tiny_editor()
     transformer = editor_from_t2v(build_tiny_t2v_transformer(patch_size_t=2)).eval()

@@ -23,7 +23,7 @@ FAST = EditSettings(steps=2)
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from insvie.editor import build_tiny_editor_pipeline
+    from insvie.tiny import build_tiny_editor_pipeline
 
     return build_tiny_editor_pipeline(tmp_path_factory.mktemp("runner") / "editor")
 
@@ -79,7 +79,7 @@ def test_an_older_folders_scheduler_is_kept_or_replaced_by_the_official_one(
     from diffusers import CogVideoXDDIMScheduler
 
     from insvie.editor.scheduler import InsViEDPMScheduler
-    from insvie.editor.tiny import COGVIDEOX_SCHEDULER_CONFIG
+    from insvie.editor.transformer import COGVIDEOX_SCHEDULER_CONFIG
 
     old = tmp_path / "old"
     shutil.copytree(folder, old)

@@ -13,7 +13,6 @@ pytest.importorskip("accelerate")
 from diffusers import CogVideoXTransformer3DModel  # noqa: E402
 from diffusers.models.embeddings import get_3d_rotary_pos_embed  # noqa: E402
 
-from insvie.editor.tiny import build_tiny_t2v_transformer  # noqa: E402
 from insvie.editor.transformer import (  # noqa: E402
     COGVIDEOX_2B_CONFIG,
     COGVIDEOX_5B_CONFIG,
@@ -24,6 +23,7 @@ from insvie.editor.transformer import (  # noqa: E402
     load_t2v_transformer,
     parameter_count,
 )
+from insvie.tiny import build_tiny_t2v_transformer  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
+from functools import partial
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from insvie.cli.main import app
@@ -28,7 +30,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_synthedit_benchmark_with_predictions_and_tiny_clip(synth: Path, tmp_path: Path) -> None:
-    from insvie.backends.clip import build_tiny_clip
+    from insvie.tiny import build_tiny_clip
 
     clip = build_tiny_clip(tmp_path / "clip")
     predictions = tmp_path / "pred"
@@ -78,7 +80,7 @@ def test_real_clips_in_a_generic_manifest_with_predictions_named_like_the_source
 
 
 def test_a_model_run_writes_predictions_and_scores_them(synth: Path, tmp_path: Path) -> None:
-    from insvie.editor import build_tiny_editor_pipeline
+    from insvie.tiny import build_tiny_editor_pipeline
 
     editor = build_tiny_editor_pipeline(tmp_path / "editor")
     out = tmp_path / "report"
@@ -183,3 +185,124 @@ def test_refusals_name_the_fix(synth: Path, tmp_path: Path, args: list[str], mes
     result = invoke("--out", str(tmp_path / "r"), *args)
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
+
+
+def _scores(out: Path) -> dict[str, dict]:
+    return {
+        row["sample_id"]: row["scores"]
+        for row in map(json.loads, (out / "scores.jsonl").read_text().splitlines())
+    }
+
+
+def test_each_verb_is_a_subcommand_and_the_flag_form_runs_it_with_a_note(synth: Path, tmp_path: Path) -> None:
+    predictions = tmp_path / "pred"
+    shutil.copytree(synth / "edited", predictions)
+    new, old = tmp_path / "new", tmp_path / "old"
+    result = invoke(
+        "bench", str(synth), "--out", str(new), "--predictions", str(predictions), "--metrics", "gt"
+    )
+    assert result.exit_code == 0, result.output
+    assert "deprecated" not in result.output
+    result = invoke(
+        "--bench", str(synth), "--out", str(old), "--predictions", str(predictions), "--metrics", "gt"
+    )
+    assert result.exit_code == 0, result.output
+    note = " ".join(result.stderr.split())
+    assert "deprecated" in note and f"insvie eval bench {synth} --out {old} --predictions" in note
+    assert _scores(new) == _scores(old) and _scores(new)["synth-00000"]["gt.psnr"] == 100.0
+
+    _tiny_dataset(tmp_path / "ds", synth / "source" / "synth-00000.mp4")
+    for args, note in [
+        (["dataset", str(tmp_path / "ds")], None),
+        (["--dataset", str(tmp_path / "ds")], f"insvie eval dataset {tmp_path / 'ds'} --out"),
+        ([f"--dataset={tmp_path / 'ds'}"], f"insvie eval dataset {tmp_path / 'ds'} --out"),
+    ]:
+        out = tmp_path / f"ds-report-{len(args)}-{args[0][:4]}"
+        result = invoke(*args, "--out", str(out))
+        assert result.exit_code == 0, result.output
+        assert json.loads((out / "dataset.json").read_text())["accepted"] == 2
+        assert (note is None) == ("deprecated" not in result.stderr)
+        assert note is None or note in " ".join(result.stderr.split())
+
+
+def test_calibration_as_a_subcommand(tmp_path: Path) -> None:
+    out = tmp_path / "cal"
+    result = invoke(
+        "calibration", "--out", str(out), "--seeds", "1", "--synth-size", "32x48", "--synth-frames", "9"
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "calibration.json").read_text())["samples"]["clean"] == 1
+    assert "deprecated" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("verb", "has", "lacks"),
+    [
+        ("bench", ["--predictions", "--model", "--steps", "--edit-fps", "--clip-model", "--judge", "--fps"],
+         ["--seeds", "--workers", "--calibration"]),
+        ("dataset", ["--metrics", "--clip-model", "--judge-model", "--max-size", "--title"],
+         ["--predictions", "--model", "--steps", "--bench-kind", "--seeds"]),
+        ("calibration", ["--seeds", "--synth-size", "--synth-frames", "--workers"],
+         ["--metrics", "--judge", "--model", "--max-frames", "--title"]),
+    ],
+)  # fmt: skip
+def test_each_subcommand_has_its_own_help_with_only_its_options(
+    verb: str, has: list[str], lacks: list[str]
+) -> None:
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["eval", verb, "--help"])
+    assert result.exit_code == 0, result.output
+    assert all(option in result.output for option in has)
+    assert not [option for option in lacks if option in result.output]
+
+
+def test_the_eval_help_lists_the_verbs_and_the_deprecated_form() -> None:
+    for args in (["eval", "--help"], ["eval"]):
+        result = CliRunner(env={"COLUMNS": "200"}).invoke(app, args)
+        assert all(verb in result.output for verb in ("bench", "dataset", "calibration"))
+        assert "deprecated" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["dataset", "B", "--model", "M"], "No such option: --model"),
+        (["bench", "B", "--seeds", "3"], "No such option: --seeds"),
+        (["calibration", "--metrics", "gt"], "No such option: --metrics"),
+        (["bench", "B", "--predictions", "P", "--model", "M"], "--predictions or --model, not both"),
+        (["dataset", "B", "--judge", "pairs"], "--judge needs --judge-model"),
+        (["--bench", "B", "--dataset", "B"], "exactly one of --bench, --dataset or --calibration"),
+        (["--calibration", "--predictions", "P"], "--predictions and --model go with --bench"),
+        (["bench"], "Missing argument"),
+    ],
+)
+def test_subcommand_refusals(synth: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    args = [str(synth) if arg == "B" else str(tmp_path) if arg == "P" else arg for arg in args]
+    result = invoke(*args, "--out", str(tmp_path / "r"))
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+
+
+def test_the_flag_form_is_rewritten_option_by_option() -> None:
+    from insvie.cli.eval import eval_command
+    from insvie.cli.eval.legacy import from_flag_form
+
+    commands = typer.main.get_command(eval_command).commands  # type: ignore[attr-defined]
+    rewrite = partial(from_flag_form, commands=commands, help_names=["--help", "-h"])
+    # a value that looks like a verb flag stays a value; the verb flag's own value may follow `=`
+    assert rewrite(["--title", "--bench", "--bench=b", "-o", "r"]) == [
+        "bench",
+        "b",
+        "--title",
+        "--bench",
+        "-o",
+        "r",
+    ]
+    assert rewrite(["--calibration", "--seeds", "2", "--out", "r"]) == [
+        "calibration",
+        "--seeds",
+        "2",
+        "--out",
+        "r",
+    ]
+    assert rewrite(["--bench", "-odd", "--out", "r"]) == ["bench", "--out", "r", "--", "-odd"]
+    assert rewrite(["--out", "r", "-h"]) == ["-h"]  # no verb, asking for help: the group's help

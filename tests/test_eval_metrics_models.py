@@ -32,7 +32,7 @@ SAMPLE = EvalSample(
 
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from insvie.backends.clip import build_tiny_clip
+    from insvie.tiny import build_tiny_clip
 
     return build_tiny_clip(tmp_path_factory.mktemp("clip") / "clip")
 

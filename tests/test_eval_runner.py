@@ -192,7 +192,7 @@ def test_a_sample_without_prediction_names_the_fix(synth: Path, tmp_path: Path) 
 
 
 def test_the_tiny_editor_predicts_and_long_videos_get_seams(tmp_path: Path) -> None:
-    from insvie.editor import build_tiny_editor_pipeline
+    from insvie.tiny import build_tiny_editor_pipeline
 
     editor = build_tiny_editor_pipeline(tmp_path / "editor")
     bench = tmp_path / "synth"

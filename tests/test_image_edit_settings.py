@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from insvie.backends.hub import resolve_revision
 from insvie.backends.image_edit import (
     GuidanceSetting,
     candidate_records,
@@ -18,7 +19,7 @@ from insvie.backends.image_edit import (
     sweep_grid,
     sweep_list,
 )
-from insvie.backends.image_edit.loading import check_image, resolve_revision, to_uint8, working_size
+from insvie.backends.image_edit.loading import check_image, to_uint8, working_size
 from insvie.errors import ConfigError
 
 SHA = "0123456789abcdef0123456789abcdef01234567"

@@ -20,7 +20,7 @@ pytest.importorskip("diffusers")
 from insvie.backends.propagation import get_propagator  # noqa: E402
 from insvie.backends.propagation.i2v import I2VPropagator, I2VSettings, load_model  # noqa: E402
 from insvie.backends.propagation.i2v.sampler import sample  # noqa: E402
-from insvie.backends.propagation.i2v.tiny import build_tiny_wan_i2v, panning_texture  # noqa: E402
+from insvie.tiny import build_tiny_wan_i2v, panning_texture  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 PROMPT = "a panning texture"

@@ -64,7 +64,7 @@ pytest.importorskip("diffusers")
 
 from insvie.backends.propagation.i2v import I2VPropagator, I2VSettings, load_model, window_drift  # noqa: E402
 from insvie.backends.propagation.i2v.animate import animate_pair  # noqa: E402
-from insvie.backends.propagation.i2v.tiny import build_tiny_svd, panning_texture  # noqa: E402
+from insvie.tiny import build_tiny_svd, panning_texture  # noqa: E402
 
 tiny_models = pytest.mark.usefixtures("one_torch_thread")
 

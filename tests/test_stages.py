@@ -7,13 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from insvie.backends.analysis.refilter import refilter_failures
 from insvie.engine import StageContext, Task
 from insvie.errors import ConfigError
 from insvie.stages.config import load_config, parse_config
 from insvie.stages.dedup import Dedup
 from insvie.stages.edit import score_candidate
 from insvie.stages.instruct import Instruct, InstructConfig
-from insvie.stages.refilter import Refilter, RefilterConfig, failures
+from insvie.stages.refilter import Refilter, RefilterConfig
 from insvie.stages.split import clip_starts
 from insvie.synth import generate_sample
 
@@ -105,7 +106,7 @@ def test_refilter_on_synthedit(tmp_path: Path, broken: str | None, reason: str |
         assert outcome.status == "done", outcome.output
     else:
         assert outcome.status == "rejected" and reason in outcome.output["failed_checks"], outcome.output
-    assert failures(outcome.output["metrics"], RefilterConfig()) == outcome.output["failed_checks"]
+    assert refilter_failures(outcome.output["metrics"], RefilterConfig()) == outcome.output["failed_checks"]
 
 
 @pytest.mark.parametrize("detector", ["content", "transnetv2"])
@@ -184,8 +185,8 @@ def test_instruction_dedup_caps_paraphrase_groups(tmp_path: Path):
 
 def test_instruct_with_a_local_vlm_records_its_failure(tmp_path: Path, shared_media: Path):
     pytest.importorskip("transformers")
-    from insvie.backends.vlm.tiny import build_tiny_vlm
     from insvie.stages.chat_model import ChatModelConfig
+    from insvie.tiny import build_tiny_vlm
 
     model = build_tiny_vlm(tmp_path / "vlm")
     chat = ChatModelConfig(backend="transformers", model=str(model), device="cpu", max_retries=0)

@@ -12,8 +12,9 @@ pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 pytest.importorskip("safetensors")
 
-from insvie.editor import InsViEEditPipeline, build_tiny_editor_pipeline  # noqa: E402
+from insvie.editor import InsViEEditPipeline  # noqa: E402
 from insvie.synth import write_synth_dataset  # noqa: E402
+from insvie.tiny import build_tiny_editor_pipeline  # noqa: E402
 from insvie.train.augment import AugmentConfig  # noqa: E402
 from insvie.train.cache import CachedTripletDataset, build_latent_cache, entry_key  # noqa: E402
 from insvie.train.data import TripletDataset, TripletManifest, collate  # noqa: E402

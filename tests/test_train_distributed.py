@@ -75,7 +75,7 @@ train(config, Latents(), accelerator=accelerator, stop_after=int(stop_after) or 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
-    from insvie.editor import build_tiny_editor_pipeline
+    from insvie.tiny import build_tiny_editor_pipeline
 
     return build_tiny_editor_pipeline(tmp_path_factory.mktemp("tiny") / "editor")
 

@@ -91,7 +91,7 @@ def test_epoch_items_pass_the_epoch_on():
 
 
 def test_training_batches_items_of_mixed_shapes(tmp_path):
-    from insvie.editor import build_tiny_editor_pipeline
+    from insvie.tiny import build_tiny_editor_pipeline
 
     model = build_tiny_editor_pipeline(tmp_path / "editor")
     data = Shapes()

@@ -22,7 +22,7 @@ from insvie.train.tracking import read_log  # noqa: E402
 
 @pytest.fixture(scope="module")
 def tiny_editor(tmp_path_factory) -> Path:
-    from insvie.editor import build_tiny_editor_pipeline
+    from insvie.tiny import build_tiny_editor_pipeline
 
     return build_tiny_editor_pipeline(tmp_path_factory.mktemp("tiny") / "editor")
 

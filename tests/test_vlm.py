@@ -10,15 +10,9 @@ import pytest
 from PIL import Image
 
 from insvie.backends.chat import ChatError, ChatReply, image_part, text_part
-from insvie.backends.vlm import (
-    Generation,
-    TransformersVLM,
-    build_tiny_lm,
-    build_tiny_vlm,
-    extract_json_object,
-    parse_json_reply,
-)
+from insvie.backends.vlm import Generation, TransformersVLM, extract_json_object, parse_json_reply
 from insvie.errors import ConfigError
+from insvie.tiny import build_tiny_lm, build_tiny_vlm
 
 SCHEMA = {
     "type": "object",

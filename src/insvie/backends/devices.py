@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from insvie.errors import ConfigError
 
 
@@ -23,3 +25,14 @@ def resolve_device(device: str) -> str:
     if mps is not None and mps.is_available():
         return "mps"
     return "cpu"
+
+
+def place_pipeline(pipe: Any, device: str, cpu_offload: bool) -> Any:
+    """Quiet a diffusers ``pipe`` and put it on ``device``, or offload it there (CUDA only: on the CPU the
+    weights already live in CPU memory, so offloading would only add hooks)."""
+    pipe.set_progress_bar_config(disable=True)
+    if cpu_offload and device.startswith("cuda"):
+        pipe.enable_model_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+    return pipe

@@ -80,7 +80,7 @@ def convert_sat(
     InsViEEditPipeline and conversion.json (source sha256, LoRA, key counts, recipe).
     Exit code 2 on any error.
     """
-    from insvie.editor.convert_sat import convert_sat_checkpoint
+    from insvie.editor.sat import convert_sat_checkpoint
 
     console = make_console(stderr=True)
     try:

@@ -1,4 +1,4 @@
-"""The editor's options, declared once for every command that runs it (``edit``, ``eval --model``, ``app``).
+"""The editor's options, declared once for every command that runs it (``edit``, ``eval bench``, ``app``).
 
 Each maps onto :class:`insvie.editor.runner.EditSettings` or :class:`~insvie.editor.runner.LoadOptions`;
 the help says where an unset value comes from, since the model folder decides it, not this command.

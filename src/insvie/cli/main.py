@@ -44,7 +44,7 @@ app.add_typer(train.app, name="train")
 app.command("synth")(synth.synth)
 app.command("probe")(probe.probe)
 app.command("tiny-models")(tiny_models.tiny_models)
-app.command("eval")(eval_command)
+app.add_typer(eval_command, name="eval")
 app.command("app")(app_cli.app)
 
 

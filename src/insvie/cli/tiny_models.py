@@ -137,11 +137,14 @@ def tiny_models(
     whatever $OPENAI_BASE_URL names when the build runs. Any such server works (vLLM, Ollama), or
     the scripted one in the test suite.
     """
-    from insvie.backends.clip.tiny import build_tiny_clip
-    from insvie.backends.propagation.i2v.tiny import build_tiny_svd, build_tiny_wan_i2v
-    from insvie.backends.vlm.tiny import build_tiny_vlm
-    from insvie.editor import build_tiny_editor_pipeline
-    from insvie.tiny import build_tiny_image_editors
+    from insvie.tiny import (
+        build_tiny_clip,
+        build_tiny_editor_pipeline,
+        build_tiny_image_editors,
+        build_tiny_svd,
+        build_tiny_vlm,
+        build_tiny_wan_i2v,
+    )
 
     console = make_console(stderr=True)
     dest.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,6 @@
                           # what the CLI, the app, eval and training validation call
     combine_guidance(uu, cu, cc, s_text, s_video); guidance_scales(...)
     edit_long_video(pipe, video, prompt, ...) -> LongEdit; seam_consistency(frames, seams) -> SeamReport
-    build_tiny_editor_pipeline(dest) -> Path; build_tiny_t2v_transformer() -> model
 
 Names that need torch/diffusers load on first use, so the guidance maths and the seam metric import
 without them.
@@ -29,7 +28,7 @@ from insvie.editor.guidance import (
 )
 from insvie.editor.windows import SeamReport, long_video_spans, seam_consistency
 
-# convert_sat: see insvie.editor.convert_sat
+# the SAT checkpoint conversion: see insvie.editor.sat
 
 _LAZY = {
     "InsViEEditPipeline": "insvie.editor.pipeline",
@@ -48,13 +47,11 @@ _LAZY = {
     "latent_shape": "insvie.editor.transformer",
     "COGVIDEOX_2B_CONFIG": "insvie.editor.transformer",
     "COGVIDEOX_5B_CONFIG": "insvie.editor.transformer",
+    "COGVIDEOX_SCHEDULER_CONFIG": "insvie.editor.transformer",
     "COGVIDEOX_VAE_CONFIG": "insvie.editor.transformer",
     "EDITOR_IN_CHANNELS": "insvie.editor.transformer",
     "edit_long_video": "insvie.editor.windows",
     "LongEdit": "insvie.editor.windows",
-    "build_tiny_editor": "insvie.editor.tiny",
-    "build_tiny_editor_pipeline": "insvie.editor.tiny",
-    "build_tiny_t2v_transformer": "insvie.editor.tiny",
 }
 
 
@@ -67,6 +64,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "COGVIDEOX_2B_CONFIG",
     "COGVIDEOX_5B_CONFIG",
+    "COGVIDEOX_SCHEDULER_CONFIG",
     "COGVIDEOX_VAE_CONFIG",
     "EDITOR_IN_CHANNELS",
     "SCHEDULES",
@@ -80,9 +78,6 @@ __all__ = [
     "InsViEGuider",
     "LongEdit",
     "SeamReport",
-    "build_tiny_editor",
-    "build_tiny_editor_pipeline",
-    "build_tiny_t2v_transformer",
     "combine_guidance",
     "edit_long_video",
     "editor_from_t2v",

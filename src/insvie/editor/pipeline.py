@@ -404,6 +404,82 @@ class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
         )
         return step[0], None
 
+    def _check_call(self, output_type: str, tensor_inputs: list[str] | None) -> list[str]:
+        """Refuse a call this pipeline cannot serve; the callback's tensor names."""
+        if self.transformer.config.in_channels != EDITOR_IN_CHANNELS:
+            raise ValueError(
+                f"the transformer takes {self.transformer.config.in_channels} channels, not "
+                f"{EDITOR_IN_CHANNELS}: build it with insvie.editor.editor_from_t2v"
+            )
+        if output_type not in {"np", "pil", "latent"}:
+            raise ValueError(f"output_type must be 'np', 'pil' or 'latent', got {output_type!r}")
+        names = tensor_inputs or ["latents"]
+        unknown = set(names) - set(self._callback_tensor_inputs)
+        if unknown:
+            raise ValueError(
+                f"callback tensors must be among {self._callback_tensor_inputs}, got {sorted(unknown)}"
+            )
+        return names
+
+    def _working_size(self, height: int | None, width: int | None) -> tuple[int, int]:
+        """(height, width) in pixels: the given ones, else the model's; multiples of the patch grid."""
+        default_height, default_width = self.default_size
+        height, width = height or default_height, width or default_width
+        step = self.vae_scale_factor_spatial * self.transformer.config.patch_size
+        if height % step or width % step:
+            raise ValueError(f"height and width must be multiples of {step}, got {height}x{width}")
+        return height, width
+
+    def _encode_source(
+        self,
+        video: Any,
+        num_frames: int | None,
+        height: int,
+        width: int,
+        generator: Generator,
+        source_latent: SourceLatent,
+    ) -> torch.Tensor:
+        """One video or a batch, cut to its 4k+1 frame count and sized, as scaled source latents."""
+        videos = as_video_batch(video, limit=num_frames or self.max_num_frames)
+        count = choose_num_frames(min(len(v) for v in videos), num_frames, self.max_num_frames)
+        if count > self.max_num_frames:
+            log.warning("editing %d frames, more than the model's %d", count, self.max_num_frames)
+        frames = prepare_videos(videos, count, height, width)
+        return self.encode_video(frames, generator=generator, source_latent=source_latent)
+
+    def _schedule(
+        self, settings: dict[str, Any], device: torch.device, step_noises: Sequence[torch.Tensor] | None
+    ) -> tuple[torch.Tensor, list[tuple[float, float]]]:
+        """The timesteps to visit and the (text, video) guidance scales at each."""
+        self.scheduler.set_timesteps(settings["num_inference_steps"], device=device)
+        timesteps = self.scheduler.timesteps
+        if step_noises is not None:
+            if not isinstance(self.scheduler, InsViEDPMScheduler):
+                raise ValueError("step_noises need the official sampler (InsViEDPMScheduler)")
+            if len(step_noises) != len(timesteps) - 1:
+                raise ValueError(
+                    f"{len(timesteps)} steps add {len(timesteps) - 1} noises, got {len(step_noises)}"
+                )
+        scales = guidance_scales(
+            settings["guidance_scale"],
+            settings["video_guidance_scale"],
+            settings["guidance_schedule"],
+            [int(t) for t in timesteps],
+        )
+        return timesteps, scales
+
+    def _initial_noise(
+        self, latents: torch.Tensor | None, shape: torch.Size, generator: Generator, device: torch.device
+    ) -> torch.Tensor:
+        """The float32 starting point: the given noise (checked) or a draw from ``generator``."""
+        if latents is None:
+            latents = randn_tensor(shape, generator=generator, device=device, dtype=torch.float32)
+        else:
+            latents = latents.to(device=device, dtype=torch.float32)
+            if latents.shape != shape:
+                raise ValueError(f"latents {tuple(latents.shape)} do not match {tuple(shape)}")
+        return latents * self.scheduler.init_noise_sigma
+
     def _noised_prefix(
         self, prefix: torch.Tensor, noise: torch.Tensor, i: int, t: torch.Tensor
     ) -> torch.Tensor:
@@ -503,27 +579,11 @@ class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
         """
         device = self._execution_device
         dtype = self.transformer.dtype
-        if self.transformer.config.in_channels != EDITOR_IN_CHANNELS:
-            raise ValueError(
-                f"the transformer takes {self.transformer.config.in_channels} channels, not "
-                f"{EDITOR_IN_CHANNELS}: build it with insvie.editor.editor_from_t2v"
-            )
-        if output_type not in {"np", "pil", "latent"}:
-            raise ValueError(f"output_type must be 'np', 'pil' or 'latent', got {output_type!r}")
-        tensor_inputs = callback_on_step_end_tensor_inputs or ["latents"]
-        unknown = set(tensor_inputs) - set(self._callback_tensor_inputs)
-        if unknown:
-            raise ValueError(
-                f"callback tensors must be among {self._callback_tensor_inputs}, got {sorted(unknown)}"
-            )
+        tensor_inputs = self._check_call(output_type, callback_on_step_end_tensor_inputs)
         settings = self.sampling_settings(
             num_inference_steps, guidance_scale, video_guidance_scale, guidance_schedule
         )
-        default_height, default_width = self.default_size
-        height, width = height or default_height, width or default_width
-        step = self.vae_scale_factor_spatial * self.transformer.config.patch_size
-        if height % step or width % step:
-            raise ValueError(f"height and width must be multiples of {step}, got {height}x{width}")
+        height, width = self._working_size(height, width)
 
         # 1. Text.
         if prompt_embeds is None:
@@ -548,13 +608,7 @@ class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
         if source_latents is None:
             if video is None:
                 raise ValueError("give a video or source_latents")
-            videos = as_video_batch(video, limit=num_frames or self.max_num_frames)
-            count = choose_num_frames(min(len(v) for v in videos), num_frames, self.max_num_frames)
-            if count > self.max_num_frames:
-                log.warning("editing %d frames, more than the model's %d", count, self.max_num_frames)
-            source_latents = self.encode_video(
-                prepare_videos(videos, count, height, width), generator=generator, source_latent=source_latent
-            )
+            source_latents = self._encode_source(video, num_frames, height, width, generator, source_latent)
         source_latents, prompt_embeds, negative_prompt_embeds = _align_batch(
             source_latents.to(device=device, dtype=dtype),
             prompt_embeds,
@@ -572,32 +626,9 @@ class InsViEEditPipeline(DiffusionPipeline, CogVideoXLoraLoaderMixin):
             source_latents = torch.cat([source_latents[:, :1].repeat(1, pad, 1, 1, 1), source_latents], dim=1)
 
         # 3. Timesteps, guidance scales, noise (the sampler state is float32, as in the official sampler).
-        steps = settings["num_inference_steps"]
-        self.scheduler.set_timesteps(steps, device=device)
-        timesteps = self.scheduler.timesteps
-        scales = guidance_scales(
-            settings["guidance_scale"],
-            settings["video_guidance_scale"],
-            settings["guidance_schedule"],
-            [int(t) for t in timesteps],
-        )
+        timesteps, scales = self._schedule(settings, device, step_noises)
         guided = any(pair != (1.0, 1.0) for pair in scales)
-        if step_noises is not None:
-            if not isinstance(self.scheduler, InsViEDPMScheduler):
-                raise ValueError("step_noises need the official sampler (InsViEDPMScheduler)")
-            if len(step_noises) != len(timesteps) - 1:
-                raise ValueError(
-                    f"{len(timesteps)} steps add {len(timesteps) - 1} noises, got {len(step_noises)}"
-                )
-        if latents is None:
-            latents = randn_tensor(
-                source_latents.shape, generator=generator, device=device, dtype=torch.float32
-            )
-        else:
-            latents = latents.to(device=device, dtype=torch.float32)
-            if latents.shape != source_latents.shape:
-                raise ValueError(f"latents {tuple(latents.shape)} do not match {tuple(source_latents.shape)}")
-        latents = latents * self.scheduler.init_noise_sigma
+        latents = self._initial_noise(latents, source_latents.shape, generator, device)
         prefix = prefix_noise = None
         if prefix_latents is not None:
             prefix = _expand_prefix(

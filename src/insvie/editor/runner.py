@@ -1,4 +1,4 @@
-"""One way to run the editor on a video: what ``insvie edit``, the app, ``insvie eval --model`` and
+"""One way to run the editor on a video: what ``insvie edit``, the app, ``insvie eval bench --model`` and
 training validation all call.
 
 Every rule about running the model lives here, once:

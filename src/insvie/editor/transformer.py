@@ -71,6 +71,21 @@ COGVIDEOX_5B_CONFIG: dict[str, Any] = {
     "use_rotary_positional_embeddings": True,
 }
 # The CogVideoX 3D VAE shared by 2B and 5B; only the latent scaling factor differs (2B: 1.15258426, 5B: 0.7).
+# CogVideoX's scheduler config (v-prediction, zero terminal SNR, SNR shift 3, trailing timesteps).
+COGVIDEOX_SCHEDULER_CONFIG: dict[str, Any] = {
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "beta_start": 0.00085,
+    "clip_sample": False,
+    "num_train_timesteps": 1000,
+    "prediction_type": "v_prediction",
+    "rescale_betas_zero_snr": True,
+    "set_alpha_to_one": True,
+    "snr_shift_scale": 3.0,
+    "steps_offset": 0,
+    "timestep_spacing": "trailing",
+}
+
 COGVIDEOX_VAE_CONFIG: dict[str, Any] = {
     "act_fn": "silu",
     "block_out_channels": [128, 256, 256, 512],

@@ -8,7 +8,10 @@ precision at the run's clean:broken ratio. :func:`suggest` searches limits joint
 miss the targets. ``benchmarks/calibration.py`` prints the full study; ``insvie eval --calibration``
 writes the table.
 
-This reads ``insvie.stages.refilter`` (the checks it calibrates) from beside it, not from above.
+The metrics and checks are the build's own (:mod:`insvie.backends.analysis.refilter`, which the
+refilter step only adapts): the values measured here are rounded as the build stores them, and every
+rejection is :func:`refilter_failures`' verdict, so the table describes what the build decides. The
+limits are any object with ``RefilterConfig``'s attributes (the step's config).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from insvie.backends.analysis.refilter import CHECKS, RefilterLimits, breaks, is_exempt, refilter_failures
 from insvie.synth import BROKEN_KINDS, GLOBAL_CATEGORIES
 
 CLEAN = "clean"
@@ -44,8 +48,8 @@ def _init_worker() -> None:
 
 def measure(job: tuple[int, str | None, tuple[int, int], int, int, float, str]) -> dict[str, Any]:
     """Render one sample, round-trip both videos through H.264 and return its refilter metrics."""
+    from insvie.backends.analysis.refilter import refilter_metrics
     from insvie.media import read_frames, write_video
-    from insvie.stages.refilter import measure as refilter_metrics
     from insvie.synth import generate_sample
 
     seed, kind, size, frames, crf, fps, tmp = job
@@ -92,21 +96,18 @@ def collect(
             return list(pool.map(measure, jobs, chunksize=2))
 
 
-def check_table(config: Any) -> list[tuple[str, str, str, float | None]]:
+def check_table(config: RefilterLimits) -> list[tuple[str, str, str, float | None]]:
     """(metric, side, reason, limit) of every refilter check under ``config``."""
-    from insvie.stages.refilter import CHECKS
-
     return [(key, side, reason, getattr(config, field)) for key, field, side, reason in CHECKS]
 
 
-def rejections(samples: list[dict[str, Any]], config: Any) -> tuple[np.ndarray, list[str]]:
-    """(samples x checks) bool: which checks ``failures`` reports for each sample, and the check names."""
-    from insvie.stages.refilter import CHECKS, failures
-
-    reasons = [reason for *_, reason in CHECKS]
+def rejections(samples: list[dict[str, Any]], config: RefilterLimits) -> tuple[np.ndarray, list[str]]:
+    """(samples x checks) bool: which checks the build's ``refilter_failures`` reports for each sample,
+    and the check names."""
+    reasons = [check.reason for check in CHECKS]
     table = np.zeros((len(samples), len(reasons)), dtype=bool)
     for row, sample in enumerate(samples):
-        failed = failures(sample["metrics"], config, stage_category(sample["category"]))
+        failed = refilter_failures(sample["metrics"], config, stage_category(sample["category"]))
         table[row] = [reason in failed for reason in reasons]
     return table, reasons
 
@@ -119,7 +120,7 @@ def _json_rate(value: float) -> float | None:
     return None if np.isnan(value) else value
 
 
-def calibration_table(samples: list[dict[str, Any]], config: Any) -> dict[str, Any]:
+def calibration_table(samples: list[dict[str, Any]], config: RefilterLimits) -> dict[str, Any]:
     """Per check (and for the refilter as a whole): its limit, the share of each sample kind it rejects
     and its precision; with the sample counts and whether the targets are met. JSON-ready (no NaN)."""
     table, _ = rejections(samples, config)
@@ -185,32 +186,27 @@ def candidates(values: np.ndarray, clean: np.ndarray, side: str, default: float 
 
 
 def suggest(
-    samples: list[dict[str, Any]], config: Any
+    samples: list[dict[str, Any]], config: RefilterLimits
 ) -> tuple[dict[str, float | None], dict[str, float]] | None:
     """The limits (over every check) that meet the targets best on this run's samples, and their rates.
 
     Preference: all targets met, then the highest smallest recall over the target kinds, then fewest
     limits changed (a limit moved only to catch other kinds would be fitted to noise), then the highest
     mean recall over every broken kind, then fewest clean false rejections. Only combinations
-    rejecting <= 10% of clean edits are considered.
+    rejecting <= 10% of clean edits are considered. Exemptions and the comparison are the build's
+    (``is_exempt``, ``breaks``), only the limits are swept.
     """
-    from insvie.stages.refilter import CHECKS
-
     kinds = np.array([s["kind"] for s in samples])
     clean = kinds == CLEAN
     options: list[list[tuple[float | None, np.ndarray]]] = []
-    for key, field, side, _ in CHECKS:
+    for check in CHECKS:
+        key, field, side, _ = check
         values = np.array([s["metrics"][key] for s in samples])
-        exempt = np.array(
-            [key == "detail_ratio" and stage_category(s["category"]) in config.detail_exempt for s in samples]
-        )
+        exempt = np.array([is_exempt(check, config, stage_category(s["category"])) for s in samples])
         default = getattr(config, field)
         per_check = []
         for limit in candidates(values[~exempt], values[clean & ~exempt], side, default):
-            if limit is None:
-                fails = np.zeros(len(samples), dtype=bool)
-            else:
-                fails = (values > limit) if side == "max" else (values < limit)
+            fails = np.zeros(len(samples), dtype=bool) if limit is None else breaks(values, limit, side)
             per_check.append((limit, fails & ~exempt))
         options.append(per_check)
     broken_kinds = [k for k in BROKEN_KINDS if (kinds == k).any()]

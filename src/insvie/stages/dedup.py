@@ -1,7 +1,9 @@
 """dedup: near-duplicate sources (re-uploads, the same shot cut twice) are kept once.
 
 Runs in the driver over every pending item at once, in id order, against everything already kept, so
-the decision does not depend on batching or on which executor ran the earlier stages.
+the decision does not depend on batching or on which executor ran the earlier stages. The decision itself
+is :func:`insvie.backends.analysis.phash.earlier_duplicates`; this stage only feeds it hashes and records
+its answer.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from insvie.backends.analysis.phash import clip_distance
+from insvie.backends.analysis.phash import earlier_duplicates
 from insvie.engine import Outcome, Stage, StageConfig, Task
 
 
@@ -38,25 +40,20 @@ class Dedup(Stage):
         return self.process_all(batch, [])
 
     def process_all(self, pending: list[Task], kept: list[Task]) -> list[Outcome]:
+        """Judge ``pending`` against ``kept`` with :func:`earlier_duplicates`, both walked in item-id order
+        (kept first), so batching and executor cannot change a verdict."""
         step = self.config.hash_from
-        seen = [(task.item_id, _hashes(task, step)) for task in sorted(kept, key=lambda t: t.item_id)]
-        outcomes = []
-        for task in sorted(pending, key=lambda t: t.item_id):
-            hashes = _hashes(task, step)
-            match = next(
-                (
-                    (other, dist)
-                    for other, other_hashes in seen
-                    if len(other_hashes) == len(hashes)
-                    and (dist := clip_distance(hashes, other_hashes)) <= self.config.max_bits
-                ),
-                None,
+        kept = sorted(kept, key=lambda t: t.item_id)
+        pending = sorted(pending, key=lambda t: t.item_id)
+        tasks = kept + pending
+        matches = earlier_duplicates(
+            [_hashes(task, step) for task in tasks], already_kept=len(kept), max_bits=self.config.max_bits
+        )
+        return [
+            Outcome.done(task.item_id)
+            if match is None
+            else Outcome.rejected(
+                task.item_id, "duplicate", {"duplicate_of": tasks[match.of].item_id, "bits": match.bits}
             )
-            if match is None:
-                seen.append((task.item_id, hashes))
-                outcomes.append(Outcome.done(task.item_id))
-            else:
-                outcomes.append(
-                    Outcome.rejected(task.item_id, "duplicate", {"duplicate_of": match[0], "bits": match[1]})
-                )
-        return outcomes
+            for task, match in zip(pending, matches[len(kept) :], strict=True)
+        ]

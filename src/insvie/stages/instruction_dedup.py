@@ -4,16 +4,17 @@ The released InsViE data hold ~85k distinct instructions over 1.02M triplets, sh
 Here every edit request's instruction is embedded (all-MiniLM-L6-v2, shipped offline) and grouped
 with earlier ones it paraphrases (cosine >= threshold); a group may hold at most ``max_repeats``
 requests, later ones are rejected. It runs over all pending requests at once in id order, against
-those already kept, so the outcome does not depend on batching or executor.
+those already kept, so the outcome does not depend on batching or executor. The grouping rule itself is
+:func:`insvie.backends.text_embed.dedup.collapse_near_duplicates`; this stage feeds it and records.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-import numpy as np
 from pydantic import Field
 
+from insvie.backends.text_embed.dedup import collapse_near_duplicates
 from insvie.engine import Need, Outcome, Stage, StageConfig, StageContext, Task
 
 
@@ -49,31 +50,29 @@ class InstructionDedup(Stage):
         return self.process_all(batch, [])
 
     def process_all(self, pending: list[Task], kept: list[Task]) -> list[Outcome]:
+        """Walk every request, kept ones first, in item-id order through :func:`collapse_near_duplicates`
+        and record its verdicts on the pending ones, so batching and executor cannot change a verdict."""
         kept = sorted(kept, key=lambda t: t.item_id)
         pending = sorted(pending, key=lambda t: t.item_id)
         tasks = kept + pending
         if not tasks:
             return []
-        vectors = self.embedder.embed([t.meta["instruction"] for t in tasks])
-        heads: list[int] = []  # index of each group's first member
-        members: list[int] = []
+        result = collapse_near_duplicates(
+            [t.meta["instruction"] for t in tasks],
+            threshold=self.config.threshold,
+            max_repeats=self.config.max_repeats,
+            embedder=self.embedder,
+        )
         outcomes = []
-        for index, task in enumerate(tasks):
-            sims = vectors[heads] @ vectors[index] if heads else np.zeros(0)
-            group = int(np.argmax(sims)) if len(sims) and sims.max() >= self.config.threshold else None
-            if group is None:
-                heads.append(index)
-                members.append(1)
-                verdict = Outcome.done(task.item_id, {"group_of": task.item_id})
-            elif members[group] < self.config.max_repeats:
-                members[group] += 1
-                verdict = Outcome.done(task.item_id, {"group_of": tasks[heads[group]].item_id})
-            else:
-                verdict = Outcome.rejected(
-                    task.item_id,
-                    "repeated_instruction",
-                    {"group_of": tasks[heads[group]].item_id, "similarity": round(float(sims[group]), 4)},
+        for index in range(len(kept), len(tasks)):
+            item_id, head = tasks[index].item_id, tasks[result.group_of[index]].item_id
+            if index in result.duplicate_of:
+                similarity = round(result.similarity[index], 4)
+                outcomes.append(
+                    Outcome.rejected(
+                        item_id, "repeated_instruction", {"group_of": head, "similarity": similarity}
+                    )
                 )
-            if index >= len(kept):
-                outcomes.append(verdict)
+            else:
+                outcomes.append(Outcome.done(item_id, {"group_of": head}))
         return outcomes

@@ -13,7 +13,6 @@ run; an unreachable chat endpoint as every instruction failing. Each stage decla
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterable
 from pathlib import Path
@@ -36,28 +35,16 @@ def chat_needs(config: ChatModelConfig, key: str) -> list[Need]:
     return [Need(where, "endpoint", resolve_base_url(config.base_url, config.base_url_env))]
 
 
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _looks_like_path(value: str) -> bool:
-    return value.startswith(("/", "./", "../", "~")) or os.sep + os.sep in value or value.endswith(os.sep)
-
-
 def model_problem(value: str) -> str | None:
     """Why the model ``value`` (a hub id or folder) cannot be loaded here, or None."""
+    from insvie.backends.hub import hub_offline, in_hub_cache
+
     folder = Path(value).expanduser()
     if folder.exists():
         return None if folder.is_dir() else f"{value} is a file, not a model folder"
-    if _looks_like_path(value) or value.count("/") > 1:
+    if value.startswith(("/", "./", "../", "~")) or value.count("/") > 1:
         return f"no such folder: {value}"
-    if not _offline():
-        return None
-    from huggingface_hub import snapshot_download
-
-    try:
-        snapshot_download(value, local_files_only=True)
-    except Exception:
+    if hub_offline() and not in_hub_cache(value):
         return (
             f"{value} is neither a local folder nor in the Hugging Face cache, and the hub is offline "
             "(HF_HUB_OFFLINE=1): download it first or give a local folder"

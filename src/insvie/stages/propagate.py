@@ -160,7 +160,7 @@ def drift_of(diagnostics: list[dict[str, Any]]) -> dict[str, list[float]]:
 
 def _revision(config: I2VConfig) -> str | None:
     """The commit the weights came from when it is known offline (provenance of the edited video)."""
-    from insvie.backends.image_edit.loading import resolve_revision
+    from insvie.backends.hub import resolve_revision
 
     return resolve_revision(config.model or "", config.revision)
 

@@ -3,6 +3,9 @@
 Both gates share the exposure and sharpness checks; clips add motion (labelled static or dynamic, as
 in the InsViE data, with the too-static and too-fast dropped as configured). Each gate also records
 the perceptual hash the dedup step compares.
+
+A clip's signals are measured by :func:`insvie.backends.analysis.curation.clip_signals` (by ``split``
+while it has the frames, or here for clips that came without them), the one home of that measurement.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field
 
-from insvie.backends.analysis.motion import motion_stats
-from insvie.backends.analysis.phash import clip_hash, phash
+from insvie.backends.analysis.curation import clip_signals
+from insvie.backends.analysis.motion import motion_label
+from insvie.backends.analysis.phash import phash
 from insvie.backends.analysis.quality import clip_quality
 from insvie.engine import Outcome, Stage, StageConfig, StageContext, Task
 from insvie.media import read_image
@@ -57,20 +61,6 @@ class ImageGateConfig(GateConfig):
     min_height: Annotated[int, Field(ge=1)] = 256
 
 
-def measure_clip(video: np.ndarray) -> dict:
-    """The signals the clip gate decides on, as JSON: quality means, motion amount, clip pHash.
-
-    Split measures clips while their frames are still in memory, so the gate (and any later re-run
-    with other thresholds) decides without decoding them again.
-    """
-    quality = clip_quality(video)
-    return {
-        "quality": {k: round(v, 6) for k, v in quality.items()},
-        "motion": round(motion_stats(video, split=False).amount, 6),
-        "phash": [f"{h:016x}" for h in clip_hash(video)],
-    }
-
-
 def _exposure_reason(q: dict[str, float], cfg: GateConfig) -> str | None:
     if q["mean_luma"] < cfg.min_luma:
         return "too_dark"
@@ -105,9 +95,9 @@ class ClipGate(Stage):
         signals = task.meta.get("signals")
         if signals is None:  # clips not made by split (or made before it measured) are measured here
             video = clip_frames(task)
-            signals = measure_clip(video)
+            signals = clip_signals(video)
         quality, motion = signals["quality"], signals["motion"]
-        label = "static" if motion < cfg.static_threshold else "dynamic"
+        label = motion_label(motion, cfg.static_threshold)
         output = {**signals, "motion_label": label}
         reason = _exposure_reason(quality, cfg)
         if reason is None and quality["min_sharpness"] < cfg.min_sharpness:

@@ -4,17 +4,19 @@ InsViE's second filter drops pairs whose edited video lost the source's motion (
 error) or its frame quality. Ours also measures added flicker and whether the edit seen in the first
 frames is still there at the end, the failure propagation is most prone to. Every metric is kept in
 the result, so thresholds can be re-tuned later by re-running only this step.
+
+The metrics, the checks and the verdict live in :mod:`insvie.backends.analysis.refilter` (one home,
+which calibration and the tests read too); this step reads the two videos, hands them to
+:func:`refilter_pair` with its config as the limits, and records the verdict.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-import numpy as np
 from pydantic import Field
 
-from insvie.backends.analysis.quality import detail_ratio
-from insvie.backends.analysis.refilter import edit_metrics
+from insvie.backends.analysis.refilter import refilter_pair
 from insvie.engine import Outcome, Stage, StageConfig, StageContext, Task
 from insvie.errors import StoreError
 from insvie.media import read_frames
@@ -65,36 +67,6 @@ class RefilterConfig(StageConfig):
     max_blockiness_delta: Annotated[float | None, Field(description="Blockiness added by the edit.")] = 0.25
 
 
-# (metric, config field, bound side, funnel reason), in the order reasons are reported
-CHECKS = (
-    ("motion_tracked_relative_epe", "max_relative_epe", "max", "motion_mismatch"),
-    ("flicker_unexplained_ratio", "max_flicker_ratio", "max", "flicker"),
-    ("persistence", "min_persistence", "min", "edit_faded"),
-    ("detail_ratio", "min_detail_ratio", "min", "blurry"),
-    ("blockiness_delta", "max_blockiness_delta", "max", "blocky"),
-)
-
-
-def measure(source: np.ndarray, edited: np.ndarray) -> dict[str, float]:
-    """Every refilter metric of a pair (``edit_metrics`` plus ``detail_ratio``), as plain floats."""
-    metrics = {k: float(v) for k, v in edit_metrics(source, edited).items()}
-    metrics["detail_ratio"] = float(detail_ratio(source, edited))
-    return metrics
-
-
-def failures(metrics: dict[str, float], config: RefilterConfig, category: str | None = None) -> list[str]:
-    """The funnel reasons this pair fails, in check order; empty when it passes."""
-    reasons = []
-    for key, field, side, reason in CHECKS:
-        limit = getattr(config, field)
-        if limit is None or (key == "detail_ratio" and category in config.detail_exempt):
-            continue
-        value = metrics[key]
-        if (value > limit) if side == "max" else (value < limit):
-            reasons.append(reason)
-    return reasons
-
-
 class Refilter(Stage):
     name = "refilter"
     consumes = "triplet"
@@ -112,20 +84,9 @@ class Refilter(Stage):
                 raise StoreError(f"triplet {task.item_id} lacks its source or edited video")
             source = read_frames(self.ctx.resolve(source_rel))
             edited = read_frames(task.media)
-            if source.shape != edited.shape:
-                outcomes.append(
-                    Outcome.rejected(
-                        task.item_id,
-                        "shape_mismatch",
-                        {"source": list(source.shape), "edited": list(edited.shape)},
-                    )
-                )
-                continue
-            metrics = {k: round(v, 6) for k, v in measure(source, edited).items()}
-            failed = failures(metrics, self.config, task.meta.get("category"))
-            output = {"metrics": metrics, "failed_checks": failed}
-            if failed:
-                outcomes.append(Outcome.rejected(task.item_id, failed[0], output))
+            verdict = refilter_pair(source, edited, self.config, task.meta.get("category"))
+            if verdict.reason is None:
+                outcomes.append(Outcome.done(task.item_id, verdict.output))
             else:
-                outcomes.append(Outcome.done(task.item_id, output))
+                outcomes.append(Outcome.rejected(task.item_id, verdict.reason, verdict.output))
         return outcomes

@@ -14,12 +14,12 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field
 
+from insvie.backends.analysis.curation import clip_signals
 from insvie.backends.analysis.working import shrink
 from insvie.backends.shots import make_shot_detector
 from insvie.engine import Child, Outcome, Stage, StageConfig, StageContext, Task
 from insvie.engine.ingest import fingerprint
 from insvie.media import iter_frames, probe
-from insvie.stages.quality_gate import measure_clip
 
 _KEEP_FRAMES = 400
 _THUMB_SIDE = 128  # shot detectors look at small frames only
@@ -124,7 +124,7 @@ class Split(Stage):
                     "encode": {"crf": cfg.crf, "preset": cfg.preset},
                     "start_time": round(start / cfg.fps, 4),
                     "end_time": round((start + cfg.clip_frames) / cfg.fps, 4),
-                    "signals": measure_clip(np.asarray(clip)),
+                    "signals": clip_signals(np.asarray(clip)),
                 }
                 children.append(Child(f"{task.item_id}.{self.tag}.{start:06d}", "clip", meta))
         output = {

@@ -20,20 +20,20 @@ A connection is not shared between threads; give each thread its own ``Dataset.o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from insvie.errors import StoreError
 from insvie.store import db, fsio
-from insvie.store.blobs import MEDIA_DIR, Blob, copy_hashing, hash_file, normalize_ext
+from insvie.store.blobs import MEDIA_DIR, Blob, hash_file
 from insvie.store.lock import WriterLock
+from insvie.store.media_files import TMP_DIR, MediaFiles, PendingMedia
 from insvie.store.paths import check_relpath, resolve_inside
 from insvie.store.records import (
     STATUSES,
@@ -53,7 +53,6 @@ from insvie.store.records import (
 )
 
 DB_NAME = "insvie.db"
-TMP_DIR = "tmp"
 EXPORTS_DIR = "exports"
 
 # Connections a forked child inherited from its parent. Using or even closing one in the child can
@@ -87,17 +86,6 @@ def _reopen(root: str) -> Dataset:
     return Dataset.open(root, create=False)
 
 
-class PendingMedia:
-    """A media file being written in place by :meth:`Dataset.write_media`.
-
-    Write to ``path``; once the ``with`` block ends without error, ``relpath`` names the stored file.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.relpath: str | None = None
-
-
 class Dataset:
     """The facade over one dataset directory; get one with :meth:`Dataset.open`."""
 
@@ -106,6 +94,7 @@ class Dataset:
         self._conn = conn
         self._pid = os.getpid()
         self._closed = False
+        self._media = MediaFiles(root, self.resolve, self._record_media)
 
     # -- opening and closing -------------------------------------------------------------------
 
@@ -217,96 +206,36 @@ class Dataset:
             raise
         conn.execute("COMMIT")
 
-    # -- media ---------------------------------------------------------------------------------
+    # -- media (written by MediaFiles, recorded here) ----------------------------------------------
 
     def put_file(self, src: str | os.PathLike[str], *, ext: str | None = None) -> str:
         """Copy a file into the dataset and return its stored path; ``ext`` defaults to the file's suffix."""
-        src = Path(src)
-        norm_ext = normalize_ext(src.suffix if ext is None else ext)
-        tmp = self._temp_path(norm_ext)
-        try:
-            try:
-                with open(src, "rb") as fin, open(tmp, "xb") as fout:
-                    sha, size = copy_hashing(fin, fout)
-            except OSError as exc:
-                raise StoreError(f"{src}: cannot copy into the dataset {self.root} ({exc})") from exc
-            return self._install(tmp, Blob(sha, size, norm_ext))
-        finally:
-            tmp.unlink(missing_ok=True)
+        return self._media.put_file(src, ext=ext)
 
     def put_bytes(self, data: bytes, ext: str) -> str:
         """Store ``data`` as a media file and return its stored path."""
-        norm_ext = normalize_ext(ext)
-        tmp = self._temp_path(norm_ext)
-        try:
-            tmp.write_bytes(data)
-            return self._install(tmp, Blob(hashlib.sha256(data).hexdigest(), len(data), norm_ext))
-        finally:
-            tmp.unlink(missing_ok=True)
+        return self._media.put_bytes(data, ext)
 
-    @contextmanager
-    def write_media(self, ext: str) -> Iterator[PendingMedia]:
-        """Let an encoder write straight into the dataset, then store the result by its hash.
-
-        Yields a :class:`PendingMedia` whose ``path`` is a temporary file in the dataset's tmp
-        area (same filesystem, so the final move is a rename, not a copy). If the block raises,
-        the temporary file is removed and nothing is recorded.
-        """
-        norm_ext = normalize_ext(ext)
-        pending = PendingMedia(self._temp_path(norm_ext))
-        try:
-            yield pending
-            if not pending.path.is_file():
-                raise StoreError(f"{pending.path}: the writer left no file to store")
-            sha, size = hash_file(pending.path)
-            pending.relpath = self._install(pending.path, Blob(sha, size, norm_ext))
-        finally:
-            pending.path.unlink(missing_ok=True)
+    def write_media(self, ext: str) -> AbstractContextManager[PendingMedia]:
+        """Let an encoder write straight into the dataset, then store the result by its hash
+        (see :meth:`MediaFiles.write_media`)."""
+        return self._media.write_media(ext)
 
     def temp_path(self, ext: str) -> Path:
-        """A fresh temporary file name in the dataset's tmp area, for a writer that will :meth:`adopt` it.
-
-        Engine workers write media here without touching the database; the runner adopts the files
-        when it records the batch. Names carry the writer's pid, so a killed worker's leftovers are
-        swept on the next open.
-        """
-        return self._temp_path(normalize_ext(ext))
+        """A fresh temporary file in the dataset's tmp area, for a writer that will :meth:`adopt` it."""
+        return self._media.temp_path(ext)
 
     def adopt(self, path: str | os.PathLike[str]) -> str:
-        """Move a finished file from the tmp area to its content address and record it; returns its relpath.
+        """Move a finished file from the tmp area to its content address and record it; its relpath."""
+        return self._media.adopt(path)
 
-        Only files inside this dataset's tmp area are adopted (a rename, never a copy); anything
-        else is refused so that a stage cannot smuggle an outside path into the store.
-        """
-        tmp = Path(os.path.abspath(path))
-        tmp_root = self.resolve(TMP_DIR)
-        if tmp.parent != tmp_root or not tmp.is_file():
-            raise StoreError(f"{path}: only finished files in {tmp_root} can be adopted into the dataset")
-        sha, size = hash_file(tmp)
-        try:
-            return self._install(tmp, Blob(sha, size, normalize_ext("".join(tmp.suffixes[-1:]))))
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    def _temp_path(self, ext: str) -> Path:
-        return self.resolve(f"{TMP_DIR}/{fsio.temp_name(ext)}")
-
-    def _install(self, tmp: Path, blob: Blob) -> str:
-        """Move a finished temporary file to its content address, then record it.
-
-        The row is written only after the rename is durable: killed in between, the dataset holds
-        an unrecorded file (harmless, and re-stored by the retry) but never a row without its file.
-        """
-        final = self.resolve(blob.relpath)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fsio.replace_durably(tmp, final)
+    def _record_media(self, blob: Blob) -> None:
         with self.transaction():
             self._connection().execute(
                 "INSERT INTO media (relpath, sha256, size, created_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (relpath) DO NOTHING",
                 (blob.relpath, blob.sha256, blob.size, time.time()),
             )
-        return blob.relpath
 
     # -- items ---------------------------------------------------------------------------------
 

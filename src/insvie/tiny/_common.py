@@ -1,4 +1,4 @@
-"""What every tiny builder does: seed the initialisation without touching global RNG, save, report."""
+"""What every tiny builder does: seed the initialisation without touching global RNG, size a T5, save."""
 
 from __future__ import annotations
 
@@ -24,3 +24,19 @@ def save(pipe: Any, dest: str | Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     pipe.save_pretrained(folder)
     return folder
+
+
+def tiny_t5_settings(vocab_size: int, *, d_model: int = 16, **extra: Any) -> dict[str, Any]:
+    """The one-layer T5 (or UMT5) encoder every tiny pipeline's text side uses, as config keywords."""
+    return {
+        "vocab_size": vocab_size,
+        "d_model": d_model,
+        "d_kv": 8,
+        "d_ff": 32,
+        "num_layers": 1,
+        "num_heads": 2,
+        "relative_attention_num_buckets": 8,
+        "pad_token_id": 0,
+        "eos_token_id": 1,
+        **extra,
+    }

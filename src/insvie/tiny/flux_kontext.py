@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from insvie.tiny._common import save, seeded
+from insvie.tiny._common import save, seeded, tiny_t5_settings
 from insvie.tiny.tokenizer_builders import CLIP_MAX_LENGTH, tiny_clip_tokenizer, tiny_t5_tokenizer
 
 
@@ -70,18 +70,7 @@ def build_tiny_flux_kontext(dest: str | Path, *, seed: int = 0) -> Path:
             )
         )
         text_encoder_2 = T5EncoderModel(
-            T5Config(
-                vocab_size=len(tokenizer_2),
-                d_model=16,
-                d_kv=8,
-                d_ff=32,
-                num_layers=1,
-                num_heads=2,
-                relative_attention_num_buckets=8,
-                pad_token_id=0,
-                eos_token_id=1,
-                decoder_start_token_id=0,
-            )
+            T5Config(**tiny_t5_settings(len(tokenizer_2), decoder_start_token_id=0))
         )
     scheduler = FlowMatchEulerDiscreteScheduler(
         shift=3.0,

@@ -155,11 +155,15 @@ def _gathered_transformer(
 
 @dataclass
 class _Ctx:
+    """What every training step uses: the pipeline's frozen parts, the noise table and the RNG."""
+
     pipe: Any
     device: torch.device
     generator: torch.Generator
     scaling: float
     text_length: int
+    noise_scheduler: Any = None
+    perceptual: Any = None
 
 
 def _encode(batch: dict[str, Any], ctx: _Ctx) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -277,8 +281,6 @@ def train(
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
-    from insvie.editor.pipeline import InsViEEditPipeline
-
     acc = accelerator or Accelerator(
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         mixed_precision=config.mixed_precision,
@@ -292,47 +294,12 @@ def train(
     output_dir.mkdir(parents=True, exist_ok=True)
     set_seed(config.seed)  # identical initialisation (LoRA A matrices) on every process
 
-    start = config.start_weights()
-    if not start.is_dir():
-        raise ConfigError(f"model: {start} is not a pipeline folder")
-    pipe = InsViEEditPipeline.from_pretrained(start)
-    pipe.set_progress_bar_config(disable=True)
-    device = acc.device
-    for frozen in (pipe.vae, pipe.text_encoder):
-        frozen.requires_grad_(False)
-        frozen.eval()
-        frozen.to(device)
-    transformer = pipe.transformer
-    transformer_cls = type(transformer)  # FSDP2 swaps the class of the module it shards
-    if config.gradient_checkpointing:
-        transformer.enable_gradient_checkpointing()
-    model = _trainable_model(transformer, config)
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        params,
-        lr=config.learning_rate,
-        betas=(config.adam_beta1, config.adam_beta2),
-        eps=config.adam_epsilon,
-        weight_decay=config.weight_decay,
-    )
-    lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
-    model, optimizer = acc.prepare(model, optimizer)
+    pipe, transformer_cls, model, optimizer, lr_scheduler = _prepare(config, acc)
     sharded = _is_sharded(acc)
-    acc.register_for_checkpointing(lr_scheduler)  # stepped by hand: once per optimizer step
-
-    perceptual = None
-    if config.perceptual is not None:
-        from insvie.train.perceptual import PerceptualLoss
-
-        wanted = config.perceptual
-        perceptual = PerceptualLoss.from_pretrained(wanted.model, layers=wanted.layers, size=wanted.size)
-        perceptual.to(device)
+    device = acc.device
     # The model's own noise table (the 1000-entry zero-SNR one for the official sampler), in a copy that
     # validation's set_timesteps cannot touch.
     noise_scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)
-    alphas_cumprod = noise_scheduler.alphas_cumprod.clone()
-    num_train_timesteps = int(noise_scheduler.config.num_train_timesteps)
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + acc.process_index + 1)
 
     step, micro = 0, 0
@@ -348,7 +315,9 @@ def train(
         device=device,
         generator=generator,
         scaling=float(pipe.vae.config.scaling_factor),
-        text_length=int(transformer.config.max_text_seq_length),
+        text_length=int(pipe.transformer.config.max_text_seq_length),
+        noise_scheduler=noise_scheduler,
+        perceptual=_perceptual_loss(config, device),
     )
     logger = TrainLog(
         output_dir,
@@ -375,7 +344,6 @@ def train(
         collate_fn=collate_examples,
     )
     last_step = config.steps if stop_after is None else min(config.steps, stop_after)
-    spatial = pipe.vae_scale_factor_spatial
 
     def train_state() -> dict[str, Any]:
         return {"step": step, "micro": micro, "generator": generator.get_state()}
@@ -384,37 +352,7 @@ def train(
     batches = iter(loader) if step < last_step else iter(())
     for batch in batches:
         with acc.accumulate(model):
-            source, target, embeds = _encode(batch, ctx)
-            count = target.shape[0]
-            timesteps = torch.randint(0, num_train_timesteps, (count,), generator=generator)
-            noise = torch.randn(target.shape, generator=generator).to(device)
-            noisy = noise_scheduler.add_noise(target, noise, timesteps.to(device))
-            keep_source = (~batch["drop_source"]).to(device, torch.float32).view(-1, 1, 1, 1, 1)
-            keep_text = (~batch["drop_text"]).to(device, torch.float32).view(-1, 1, 1)
-            model_input = torch.cat([noisy, source * keep_source], dim=2)
-            rotary = pipe._rotary_embeddings(
-                target.shape[-2] * spatial, target.shape[-1] * spatial, target.shape[1], device
-            )
-            with acc.autocast():
-                pred = model(
-                    hidden_states=model_input,
-                    encoder_hidden_states=embeds * keep_text,
-                    timestep=timesteps.to(device),
-                    image_rotary_emb=rotary,
-                    return_dict=False,
-                )[0]
-            loss = editor_loss(
-                pred.float(),
-                target,
-                noise,
-                timesteps,
-                alphas_cumprod,
-                frame_weighting=config.frame_weighting,
-            )
-            if perceptual is not None:
-                loss = loss + config.perceptual.weight * _perceptual(
-                    perceptual, ctx, pred, target, noise, timesteps, alphas_cumprod
-                )
+            loss = _batch_loss(batch, ctx, model, acc, config)
             acc.backward(loss)
             if acc.sync_gradients and config.max_grad_norm is not None:
                 # the prepared model's parameters: FSDP replaces them with sharded ones
@@ -448,14 +386,113 @@ def train(
     final = output_dir / FINAL_DIRNAME
     if step < config.steps:
         return final  # interrupted on purpose (stop_after): no final weights yet
+    _save_final(acc, model, pipe, transformer_cls, config, final, sharded=sharded)
+    return final
+
+
+def _prepare(config: TrainStageConfig, acc: Any) -> tuple[Any, type, Any, Any, Any]:
+    """The start pipeline with its frozen parts on the device, and the prepared trainable model,
+    optimizer and learning-rate schedule: (pipe, transformer class, model, optimizer, lr scheduler)."""
+    from insvie.editor.pipeline import InsViEEditPipeline
+
+    start = config.start_weights()
+    if not start.is_dir():
+        raise ConfigError(f"model: {start} is not a pipeline folder")
+    pipe = InsViEEditPipeline.from_pretrained(start)
+    pipe.set_progress_bar_config(disable=True)
+    device = acc.device
+    for frozen in (pipe.vae, pipe.text_encoder):
+        frozen.requires_grad_(False)
+        frozen.eval()
+        frozen.to(device)
+    transformer = pipe.transformer
+    transformer_cls = type(transformer)  # FSDP2 swaps the class of the module it shards
+    if config.gradient_checkpointing:
+        transformer.enable_gradient_checkpointing()
+    model = _trainable_model(transformer, config)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        params,
+        lr=config.learning_rate,
+        betas=(config.adam_beta1, config.adam_beta2),
+        eps=config.adam_epsilon,
+        weight_decay=config.weight_decay,
+    )
+    lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
+    model, optimizer = acc.prepare(model, optimizer)
+    acc.register_for_checkpointing(lr_scheduler)  # stepped by hand: once per optimizer step
+    return pipe, transformer_cls, model, optimizer, lr_scheduler
+
+
+def _perceptual_loss(config: TrainStageConfig, device: torch.device) -> Any:
+    """The optional perceptual term's network on the device, or None."""
+    if config.perceptual is None:
+        return None
+    from insvie.train.perceptual import PerceptualLoss
+
+    wanted = config.perceptual
+    perceptual = PerceptualLoss.from_pretrained(wanted.model, layers=wanted.layers, size=wanted.size)
+    return perceptual.to(device)
+
+
+def _batch_loss(
+    batch: dict[str, Any], ctx: _Ctx, model: Any, acc: Any, config: TrainStageConfig
+) -> torch.Tensor:
+    """One micro-batch's loss: encode, draw timesteps and noise (from the run's generator, so a resumed
+    run draws the same), predict with the source and text dropped where the batch says, score."""
+    pipe, device, generator = ctx.pipe, ctx.device, ctx.generator
+    alphas_cumprod = ctx.noise_scheduler.alphas_cumprod
+    source, target, embeds = _encode(batch, ctx)
+    count = target.shape[0]
+    timesteps = torch.randint(
+        0, int(ctx.noise_scheduler.config.num_train_timesteps), (count,), generator=generator
+    )
+    noise = torch.randn(target.shape, generator=generator).to(device)
+    noisy = ctx.noise_scheduler.add_noise(target, noise, timesteps.to(device))
+    keep_source = (~batch["drop_source"]).to(device, torch.float32).view(-1, 1, 1, 1, 1)
+    keep_text = (~batch["drop_text"]).to(device, torch.float32).view(-1, 1, 1)
+    model_input = torch.cat([noisy, source * keep_source], dim=2)
+    spatial = pipe.vae_scale_factor_spatial
+    rotary = pipe._rotary_embeddings(
+        target.shape[-2] * spatial, target.shape[-1] * spatial, target.shape[1], device
+    )
+    with acc.autocast():
+        pred = model(
+            hidden_states=model_input,
+            encoder_hidden_states=embeds * keep_text,
+            timestep=timesteps.to(device),
+            image_rotary_emb=rotary,
+            return_dict=False,
+        )[0]
+    loss = editor_loss(
+        pred.float(), target, noise, timesteps, alphas_cumprod, frame_weighting=config.frame_weighting
+    )
+    if ctx.perceptual is not None:
+        loss = loss + config.perceptual.weight * _perceptual(
+            ctx.perceptual, ctx, pred, target, noise, timesteps, alphas_cumprod
+        )
+    return loss
+
+
+def _save_final(
+    acc: Any,
+    model: Any,
+    pipe: Any,
+    transformer_cls: type,
+    config: TrainStageConfig,
+    final: Path,
+    *,
+    sharded: bool,
+) -> None:
+    """Write the trained editor (LoRA merged) as a pipeline folder; a collective under FSDP."""
     acc.wait_for_everyone()
     if sharded:
         merged = _gathered_transformer(acc, model, transformer_cls, config)
     else:
-        merged = _merged_transformer(unwrapped) if acc.is_main_process else None
+        merged = _merged_transformer(acc.unwrap_model(model)) if acc.is_main_process else None
     if merged is not None:
         merged.requires_grad_(False)
         pipe.register_modules(transformer=merged)
         pipe.save_pretrained(final)
     acc.wait_for_everyone()
-    return final

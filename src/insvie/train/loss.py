@@ -48,7 +48,7 @@ def training_alphas_cumprod(config: Mapping[str, Any] | None = None) -> Tensor:
     """
     from diffusers import CogVideoXDDIMScheduler
 
-    from insvie.editor.tiny import COGVIDEOX_SCHEDULER_CONFIG
+    from insvie.editor.transformer import COGVIDEOX_SCHEDULER_CONFIG
 
     settings = dict(COGVIDEOX_SCHEDULER_CONFIG if config is None else config)
     allowed = set(inspect.signature(CogVideoXDDIMScheduler.__init__).parameters)

@@ -8,13 +8,13 @@ and on sampled frames, and returns plain floats (or dataclasses with ``as_dict``
     flow         optical_flow, resize_flow, video_flows       OpenCV DIS, one instance per thread
     warp         backward_warp, occlusion_mask                forward-backward consistency
     quality      sharpness, exposure, blockiness, colourfulness, frame_quality, clip_quality
-    phash        phash, hamming, clip_hash, near_duplicate, duplicate_groups
+    phash        phash, hamming, clip_hash, near_duplicate, earlier_duplicates   the dedup step's decision
     shots        ShotDetector (streaming), detect_shots       content-difference hard cuts
     motion       motion_stats -> MotionStats                  amount, camera/object, static|dynamic
     consistency  motion_fidelity, warp_error, flicker, quality_ratio   edited vs source
     persistence  edit_persistence                             does the first-frame edit last?
-    refilter     edit_metrics, refilter_failures, RefilterLimits       all of the above in one dict
-    curation     clip_signals -> ClipSignals                  motion + quality + hash of a clip
+    refilter     refilter_metrics, refilter_failures, refilter_pair   the refilter step's whole decision
+    curation     clip_signals -> ClipSignals                  what the clip gate decides on
 """
 
 from insvie.backends.analysis.consistency import (
@@ -39,9 +39,11 @@ from insvie.backends.analysis.motion import (
 )
 from insvie.backends.analysis.persistence import EditPersistence, edit_persistence
 from insvie.backends.analysis.phash import (
+    Duplicate,
     clip_distance,
     clip_hash,
     duplicate_groups,
+    earlier_duplicates,
     hamming,
     near_duplicate,
     pairwise_distances,
@@ -57,13 +59,21 @@ from insvie.backends.analysis.quality import (
     frame_quality,
     sharpness,
 )
-from insvie.backends.analysis.refilter import RefilterLimits, edit_metrics, refilter_failures
+from insvie.backends.analysis.refilter import (
+    RefilterLimits,
+    RefilterVerdict,
+    edit_metrics,
+    refilter_failures,
+    refilter_metrics,
+    refilter_pair,
+)
 from insvie.backends.analysis.shots import ShotConfig, ShotDetector, content_scores, detect_shots
 from insvie.backends.analysis.warp import backward_warp, occlusion_mask
 from insvie.backends.analysis.working import evenly_spaced, frame_pairs, shrink, shrink_video
 
 __all__ = [
     "ClipSignals",
+    "Duplicate",
     "EditPersistence",
     "Exposure",
     "Flicker",
@@ -72,6 +82,7 @@ __all__ = [
     "MotionStats",
     "QualityRatio",
     "RefilterLimits",
+    "RefilterVerdict",
     "ShotConfig",
     "ShotDetector",
     "VideoFlows",
@@ -86,6 +97,7 @@ __all__ = [
     "content_scores",
     "detect_shots",
     "duplicate_groups",
+    "earlier_duplicates",
     "edit_metrics",
     "edit_persistence",
     "evenly_spaced",
@@ -106,6 +118,8 @@ __all__ = [
     "phash",
     "quality_ratio",
     "refilter_failures",
+    "refilter_metrics",
+    "refilter_pair",
     "resize_flow",
     "sharpness",
     "shrink",

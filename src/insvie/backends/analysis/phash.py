@@ -8,12 +8,14 @@ start, middle and end (a shared opening shot alone does not make a duplicate).
 
 Hashes are python ints (0 <= h < 2**64), which are JSON- and SQLite-friendly (store them as hex or as
 signed 64-bit with :func:`to_signed`); :func:`pairwise_distances` takes them as numpy uint64 for bulk
-comparison.
+comparison. :func:`earlier_duplicates` is the one near-duplicate decision the build's dedup steps make
+(``stages/dedup.py`` only feeds it hashes in item-id order and records its answer).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -73,6 +75,12 @@ def from_signed(h: int) -> int:
     return h + (1 << 64) if h < 0 else h
 
 
+def _max_bits(xor: np.ndarray) -> np.ndarray:
+    """Max-over-positions popcount of XORed uint64 codes (last axis = positions), as int32."""
+    bits = _POPCOUNT8[xor.view(np.uint8)].reshape(*xor.shape, 8).sum(axis=-1, dtype=np.int32)
+    return bits.max(axis=-1)
+
+
 def pairwise_distances(hashes: np.ndarray) -> np.ndarray:
     """NxN max-over-positions hamming distances of N clip hashes given as an NxK uint64 array.
 
@@ -82,32 +90,80 @@ def pairwise_distances(hashes: np.ndarray) -> np.ndarray:
     codes = np.asarray(hashes, dtype=np.uint64)
     if codes.ndim == 1:
         codes = codes[:, None]
-    xor = codes[:, None, :] ^ codes[None, :, :]
-    bits = _POPCOUNT8[xor.view(np.uint8)].reshape(*xor.shape, 8).sum(axis=-1, dtype=np.int32)
-    return bits.max(axis=-1)
+    return _max_bits(codes[:, None, :] ^ codes[None, :, :])
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A clip judged a repeat: ``of`` is the index of the kept clip it repeats, ``bits`` their
+    :func:`clip_distance`."""
+
+    of: int
+    bits: int
+
+
+class _KeptHashes:
+    """The kept clip hashes of one length, in the order they were kept, as a growing uint64 array, so each
+    new clip is compared with all of them in one numpy pass instead of a Python loop per pair."""
+
+    def __init__(self, length: int) -> None:
+        self.codes = np.empty((16, length), dtype=np.uint64)
+        self.indices: list[int] = []
+
+    def first_within(self, code: np.ndarray, max_bits: int) -> Duplicate | None:
+        count = len(self.indices)
+        if not count:
+            return None
+        if not code.size:
+            raise ValueError("clip hashes must be non-empty and of equal length, got 0 and 0")
+        bits = _max_bits(self.codes[:count] ^ code)
+        hits = np.flatnonzero(bits <= max_bits)
+        return Duplicate(self.indices[int(hits[0])], int(bits[hits[0]])) if hits.size else None
+
+    def add(self, index: int, code: np.ndarray) -> None:
+        count = len(self.indices)
+        if count == len(self.codes):
+            self.codes = np.concatenate([self.codes, np.empty_like(self.codes)])
+        self.codes[count] = code
+        self.indices.append(index)
+
+
+def earlier_duplicates(
+    hashes: Sequence[Sequence[int]], *, already_kept: int = 0, max_bits: int = NEAR_DUPLICATE_BITS
+) -> list[Duplicate | None]:
+    """Walk clip ``hashes`` in order and keep the first of each set of near-duplicates: the build's rule.
+
+    Entry ``i`` is None when clip ``i`` is kept, else the *first* clip kept before it (in walk order, not
+    the nearest) whose :func:`clip_distance` is at most ``max_bits``. Only kept clips are compared
+    against, so a rejected copy never pulls further clips out, and clip hashes of different lengths
+    never match. The first ``already_kept`` clips were kept by an earlier run and are not judged again
+    (their entries are None): callers walk in a fixed order (the dedup stage: item id, kept items first)
+    so that the decisions do not depend on how items were batched.
+    """
+    kept: dict[int, _KeptHashes] = {}  # by hash length; a clip can only match one of its own length
+    result: list[Duplicate | None] = []
+    for index, clip in enumerate(hashes):
+        code = np.array(list(clip), dtype=np.uint64)
+        if len(code) not in kept:
+            kept[len(code)] = _KeptHashes(len(code))
+        same_length = kept[len(code)]
+        match = None if index < already_kept else same_length.first_within(code, max_bits)
+        if match is None:
+            same_length.add(index, code)
+        result.append(match)
+    return result
 
 
 def duplicate_groups(
     hashes: Sequence[Sequence[int]], *, max_bits: int = NEAR_DUPLICATE_BITS
 ) -> list[list[int]]:
-    """Indices of clips grouped by near-duplication (transitively), each group sorted, singletons kept.
+    """Indices of clips grouped as :func:`earlier_duplicates` decides: each kept clip with the clips
+    rejected as its repeats, each group sorted (kept clip first), singletons kept.
 
-    Curation keeps one clip per group, e.g. the sharpest.
+    A view of the build's decision for reports; it is not transitive (a clip near a rejected copy but
+    not near the kept one starts its own group), because the build compares with kept clips only.
     """
-    if not hashes:
-        return []
-    distances = pairwise_distances(np.array([list(h) for h in hashes], dtype=np.uint64))
-    parent = list(range(len(hashes)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in zip(*np.nonzero(np.triu(distances <= max_bits, k=1)), strict=True):
-        parent[root(int(i))] = root(int(j))
     groups: dict[int, list[int]] = {}
-    for i in range(len(hashes)):
-        groups.setdefault(root(i), []).append(i)
+    for index, match in enumerate(earlier_duplicates(hashes, max_bits=max_bits)):
+        groups.setdefault(index if match is None else match.of, []).append(index)
     return sorted(groups.values())

@@ -4,7 +4,7 @@
 embeddings and their cosines: image-image, text-image, and the directional similarity of
 InstructPix2Pix / StyleGAN-NADA. ``edit_scores`` scores a whole guidance sweep in one batched pass and
 ``passes_prefilter`` applies InstructPix2Pix's dataset-filter thresholds to one candidate.
-``build_tiny_clip`` writes a tiny random checkpoint for tests and offline smoke builds.
+A tiny random checkpoint for tests and offline smoke builds is :func:`insvie.tiny.build_tiny_clip`'s.
 """
 
 from insvie.backends.clip.scorer import (
@@ -18,7 +18,6 @@ from insvie.backends.clip.scorer import (
     ClipScorer,
     passes_prefilter,
 )
-from insvie.backends.clip.tiny import build_tiny_clip, tiny_clip_tokenizer
 
 __all__ = [
     "CLIP_EXTRA",
@@ -29,7 +28,5 @@ __all__ = [
     "RESIZE_MODES",
     "SCORE_KEYS",
     "ClipScorer",
-    "build_tiny_clip",
     "passes_prefilter",
-    "tiny_clip_tokenizer",
 ]

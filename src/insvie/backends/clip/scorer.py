@@ -14,7 +14,6 @@ that happen to have torchvision installed.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from insvie.backends.devices import resolve_device
+from insvie.backends.hub import load_pretrained, model_source, weights_commit
 from insvie.errors import ConfigError
 
 DEFAULT_CLIP_MODEL = "openai/clip-vit-large-patch14"  # ViT-L/14, the model InstructPix2Pix filtered with
@@ -44,32 +44,8 @@ SCORE_KEYS = ("image_similarity", "directional_similarity", "caption_similarity"
 # A direction (difference of unit vectors) shorter than this is treated as no change at all. Two unit
 # vectors this close have a cosine above 1 - 5e-13: nothing a real edit produces, only rounding.
 _ZERO_NORM = 1e-6
-_SHA = re.compile(r"[0-9a-f]{40}")
 _DTYPES = {"float32": "float32", "fp32": "float32", "float16": "float16", "fp16": "float16",
            "bfloat16": "bfloat16", "bf16": "bfloat16"}  # fmt: skip
-
-
-def _resolve_local(model: str) -> str:
-    """An existing folder as its path (``~`` expanded); a hub id as is; a missing folder refused.
-
-    A name written as a path must exist, rather than fall through to a confusing hub-id error.
-    """
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return str(path)
-    if path.exists():
-        raise ConfigError(f"CLIP model {model}: not a model folder (a checkpoint is a folder)")
-    if model.startswith(("/", "./", "../", "~", "\\")) or path.is_absolute():
-        raise ConfigError(f"CLIP model {model}: no such model folder")
-    return model
-
-
-def _snapshot_hash(folder: str) -> str | None:
-    """The commit of a folder inside a Hugging Face cache (``.../snapshots/<sha>``), else None."""
-    resolved = Path(folder).resolve()
-    if resolved.parent.name == "snapshots" and _SHA.fullmatch(resolved.name):
-        return resolved.name
-    return None
 
 
 def _check_image(image: Any, index: int) -> np.ndarray:
@@ -103,9 +79,10 @@ class ClipScorer:
     """L2-normalised CLIP embeddings of images (HxWx3 uint8 arrays) and texts, and their cosines.
 
     ``model`` is a hub id (read from the local cache when ``HF_HUB_OFFLINE`` is set) or a folder that
-    ``CLIPModel.from_pretrained`` loads, such as the one ``build_tiny_clip`` writes. ``device="auto"``
-    picks CUDA, then MPS, then the CPU; ``dtype=None`` is float16 on CUDA (CLIP was trained in mixed
-    precision; bfloat16's 8-bit mantissa would blur cosines near the thresholds) and float32 elsewhere.
+    ``CLIPModel.from_pretrained`` loads, such as the one ``insvie.tiny.build_tiny_clip`` writes (resolved
+    by :mod:`insvie.backends.hub`). ``device="auto"`` picks CUDA, then MPS, then the CPU; ``dtype=None``
+    is float16 on CUDA (CLIP was trained in mixed precision; bfloat16's 8-bit mantissa would blur cosines
+    near the thresholds) and float32 elsewhere.
     Embeddings are always returned as float32 whatever the compute dtype.
 
     ``resize="crop"`` is CLIP's own preprocessing (shortest edge to the model's size, centre crop);
@@ -131,7 +108,7 @@ class ClipScorer:
         if isinstance(dtype, str) and dtype.lower() not in _DTYPES:
             raise ConfigError(f"CLIP dtype must be one of {sorted(set(_DTYPES.values()))}, got {dtype!r}")
         self.name = str(model)
-        self.source = _resolve_local(self.name)
+        self.source = model_source(self.name, "CLIP model")
         self.requested_device = device
         self.requested_dtype = dtype
         self.requested_revision = revision
@@ -170,13 +147,15 @@ class ClipScorer:
         self._torch = torch
         device = resolve_device(self.requested_device)
         dtype = self._pick_dtype(torch, device)
+        what = "CLIP model"
         options = {"revision": self.requested_revision}
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(self.source, **options)
-            image_processor = AutoImageProcessor.from_pretrained(self.source, backend="pil", **options)
-            model = CLIPModel.from_pretrained(self.source, dtype=dtype, **options)
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            raise ConfigError(f"CLIP model {self.name}: cannot load it: {exc}") from exc
+        tokenizer = load_pretrained(what, self.name, AutoTokenizer.from_pretrained, self.source, **options)
+        image_processor = load_pretrained(
+            what, self.name, AutoImageProcessor.from_pretrained, self.source, backend="pil", **options
+        )
+        model = load_pretrained(
+            what, self.name, CLIPModel.from_pretrained, self.source, dtype=dtype, **options
+        )
         model.to(device).eval()
         config = model.config
         self.device = device
@@ -188,12 +167,7 @@ class ClipScorer:
         limit = int(config.text_config.max_position_embeddings)
         tokenizer_limit = getattr(tokenizer, "model_max_length", None) or limit
         self.max_length = min(limit, int(tokenizer_limit)) if tokenizer_limit < 1_000_000 else limit
-        # The commit the weights came from: transformers records it for hub downloads; a folder inside
-        # the hub cache is named after it; a plain folder has none unless one was asked for.
-        commit = getattr(config, "_commit_hash", None)
-        if not commit and Path(self.source).is_dir():
-            commit = _snapshot_hash(self.source)
-        self.revision = commit or self.requested_revision
+        self.revision = weights_commit(model, self.requested_revision, self.source)
         self._tokenizer = tokenizer
         self._image_processor = image_processor
         self._model = model

@@ -24,14 +24,8 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from insvie.backends.devices import resolve_device
-from insvie.backends.image_edit.loading import (
-    check_image,
-    resolve_dtype,
-    resolve_revision,
-    to_uint8,
-    torch_dtype,
-    working_size,
-)
+from insvie.backends.hub import cannot_load, resolve_revision
+from insvie.backends.image_edit.loading import check_image, resolve_dtype, to_uint8, torch_dtype, working_size
 from insvie.backends.image_edit.settings import GuidanceSetting, candidate_seeds
 from insvie.errors import ConfigError
 from insvie.media import resize
@@ -128,7 +122,7 @@ class DiffusersEditor:
         try:
             pipe = cls.from_pretrained(self.model, **kwargs)
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"image editor {self.name!r}: cannot load {self.model!r}: {exc}") from exc
+            raise cannot_load(f"image editor {self.name!r} model", self.model, exc) from exc
         pipe.set_progress_bar_config(disable=True)
         self._apply_options(pipe)
         self.pipe = pipe

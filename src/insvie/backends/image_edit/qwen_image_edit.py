@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from insvie.backends.hub import cannot_load
 from insvie.backends.image_edit.diffusers_base import DiffusersEditor, Resolution
 from insvie.backends.image_edit.settings import GuidanceSetting
 from insvie.errors import ConfigError
@@ -39,8 +40,8 @@ class QwenImageEditEditor(DiffusersEditor):
         try:
             snapshot = snapshot_download(self.model, revision=self.revision, allow_patterns=["processor/*"])
         except Exception as exc:  # hub errors are many classes; all mean the same here
-            raise ConfigError(
-                f"image editor {self.name!r}: cannot fetch {self.model!r}/processor: {exc}"
+            raise cannot_load(
+                f"image editor {self.name!r} model", self.model, exc, part="its processor"
             ) from exc
         return Path(snapshot) / "processor"
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from insvie.backends.hub import load_pretrained, model_source, weights_commit
 from insvie.errors import ConfigError
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -61,19 +62,6 @@ def _optional_json(source: str, filename: str, revision: str | None) -> dict[str
     return json.loads(Path(found).read_text()) if found else None
 
 
-def _resolve_local(model: str, what: str) -> str:
-    """An existing folder as its path (``~`` expanded); a hub id as is; a missing folder refused.
-
-    A name written as a path must exist, rather than fall through to a confusing hub-id error.
-    """
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return str(path)
-    if model.startswith(("/", "./", "../", "~", "\\")) or path.is_absolute():
-        raise ConfigError(f"{what} {model}: no such model folder")
-    return model
-
-
 class SentenceEmbedder:
     """Embeds texts as L2-normalised float32 vectors; cosine similarity is then a dot product.
 
@@ -105,7 +93,7 @@ class SentenceEmbedder:
             self.bundled = True
         else:
             self.name = str(model)
-            source = _resolve_local(self.name, "sentence embedder")
+            source = model_source(self.name, "sentence embedder")
             self.bundled = False
         self.source = source
         self.device = device
@@ -124,15 +112,17 @@ class SentenceEmbedder:
         self.pooling = modes[0] if modes else "mean"
         self.lowercase = bool(st_config.get("do_lower_case", False))
 
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
-            self.model = AutoModel.from_pretrained(source, revision=revision)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"sentence embedder {self.name}: cannot load the model: {exc}") from exc
+        what = "sentence embedder"
+        self.tokenizer = load_pretrained(
+            what, self.name, AutoTokenizer.from_pretrained, source, part="the model", revision=revision
+        )
+        self.model = load_pretrained(
+            what, self.name, AutoModel.from_pretrained, source, part="the model", revision=revision
+        )
         self.model.to(device).eval()
         model_limit = getattr(self.model.config, "max_position_embeddings", None) or 512
         self.max_length = int(max_length or st_config.get("max_seq_length") or min(model_limit, 512))
-        self.revision = revision or getattr(self.model.config, "_commit_hash", None)
+        self.revision = weights_commit(self.model, revision, source)
         self.dimension = int(self.model.config.hidden_size)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

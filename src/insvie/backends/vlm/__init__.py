@@ -2,12 +2,11 @@
 
 ``TransformersVLM`` captions images and answers OpenAI-style messages (text and data-URL image parts)
 with JSON validated against a schema, raising the chat client's ``ChatError`` and returning its
-``ChatReply``, so a stage can take either backend. ``build_tiny_vlm`` writes a tiny random LLaVA
-checkpoint for tests and smoke builds without downloads.
+``ChatReply``, so a stage can take either backend. Tiny random LLaVA and Llama checkpoints for tests
+and smoke builds are :mod:`insvie.tiny`'s (``build_tiny_vlm``, ``build_tiny_lm``).
 """
 
 from insvie.backends.vlm.jsonreply import extract_json_object, parse_json_reply, validate_json
-from insvie.backends.vlm.tiny import build_tiny_lm, build_tiny_vlm
 from insvie.backends.vlm.transformers_vlm import CAPTION_PROMPT, VLM_EXTRA, Generation, TransformersVLM
 
 __all__ = [
@@ -15,8 +14,6 @@ __all__ = [
     "VLM_EXTRA",
     "Generation",
     "TransformersVLM",
-    "build_tiny_lm",
-    "build_tiny_vlm",
     "extract_json_object",
     "parse_json_reply",
     "validate_json",

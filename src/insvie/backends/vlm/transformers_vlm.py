@@ -27,6 +27,7 @@ from insvie.backends.chat import ChatError, ChatReply
 from insvie.backends.chat.reply import add_usage
 from insvie.backends.chat.structured import make_validator, response_format
 from insvie.backends.devices import resolve_device
+from insvie.backends.hub import cannot_load, load_pretrained, model_source, weights_commit
 from insvie.backends.vlm.jsonreply import parse_json_reply
 from insvie.backends.vlm.messages import append_text, as_pil, flatten_text, to_conversation
 from insvie.errors import ConfigError
@@ -94,19 +95,6 @@ def _feedback(previous: str, error: ChatError) -> list[dict[str, Any]]:
     ]
 
 
-def _resolve_local(model: str, what: str) -> str:
-    """An existing folder as its path (``~`` expanded); a hub id as is; a missing folder refused.
-
-    A name written as a path must exist, rather than fall through to a confusing hub-id error.
-    """
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return str(path)
-    if model.startswith(("/", "./", "../", "~", "\\")) or path.is_absolute():
-        raise ConfigError(f"{what} {model}: no such model folder")
-    return model
-
-
 class TransformersVLM:
     """A local VLM (or text-only LM) answering OpenAI-style messages with schema-checked JSON."""
 
@@ -136,7 +124,7 @@ class TransformersVLM:
             raise ConfigError(f"VLM retry_temperature must be > 0, got {retry_temperature}")
         self._torch = torch
         self.name = str(model)
-        self.source = _resolve_local(self.name, "VLM")
+        self.source = model_source(self.name, "VLM")
         self.device = resolve_device(device)
         self.dtype = _pick_dtype(torch, dtype, self.device)
         self.max_new_tokens = max_new_tokens
@@ -144,18 +132,21 @@ class TransformersVLM:
         self.retry_temperature = retry_temperature
         self.schema_in_prompt = schema_in_prompt
         options = {"revision": revision, "trust_remote_code": trust_remote_code}
-        try:
-            self.processor = transformers.AutoProcessor.from_pretrained(self.source, **options)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"VLM {self.name}: cannot load its processor: {exc}") from exc
+        self.processor = load_pretrained(
+            "VLM",
+            self.name,
+            transformers.AutoProcessor.from_pretrained,
+            self.source,
+            part="its processor",
+            **options,
+        )
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.text_only = not hasattr(self.processor, "image_processor")
         if getattr(self.processor, "chat_template", None) is None:
             raise ConfigError(f"VLM {self.name}: the processor has no chat template")
         self.model = self._load_model(transformers, options)
         self.model.to(self.device).eval()
-        config = self.model.config
-        self.revision = revision or getattr(config, "_commit_hash", None)
+        self.revision = weights_commit(self.model, revision, self.source)
         self._eos = self._eos_ids()
 
     def _load_model(self, transformers: Any, options: dict[str, Any]) -> Any:
@@ -172,7 +163,7 @@ class TransformersVLM:
             except ValueError as exc:  # "Unrecognized configuration class ... for this kind of AutoModel"
                 problems.append(f"{loader.__name__}: {exc}")
             except OSError as exc:
-                raise ConfigError(f"VLM {self.name}: cannot load the model: {exc}") from exc
+                raise cannot_load("VLM", self.name, exc, part="the model") from exc
         raise ConfigError(
             f"VLM {self.name}: no image-text-to-text or causal LM class fits it: {'; '.join(problems)}"
         )

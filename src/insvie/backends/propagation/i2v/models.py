@@ -1,35 +1,30 @@
-"""Backends by name, and one loaded pipeline per process: a worker propagating many clips loads once."""
+"""Backends by name, and one loaded pipeline per process: a worker propagating many clips loads once.
+
+This is the registry: it imports the models, and they import nothing of it (how a pipeline is put on
+its device is :func:`insvie.backends.devices.place_pipeline`'s). Neither model imports diffusers until
+it loads, so naming them here costs nothing.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from insvie.backends.propagation.i2v.settings import I2VSettings
+from insvie.backends.propagation.i2v.svd import SvdModel
+from insvie.backends.propagation.i2v.wan import WanModel
+
+I2V_MODELS: dict[str, type[SvdModel] | type[WanModel]] = {"svd": SvdModel, "wan": WanModel}
 
 _LOADED: dict[tuple, Any] = {}
 
 
-def place_pipeline(pipe: Any, device: str, cpu_offload: bool) -> Any:
-    """Quiet ``pipe`` and put it on ``device``, or offload it there (CUDA only: on the CPU the weights
-    already live in CPU memory, so offloading would only add hooks)."""
-    pipe.set_progress_bar_config(disable=True)
-    if cpu_offload and device.startswith("cuda"):
-        pipe.enable_model_cpu_offload(device=device)
-    else:
-        pipe.to(device)
-    return pipe
-
-
-def _backend_class(backend: str) -> Any:
-    if backend == "svd":
-        from insvie.backends.propagation.i2v.svd import SvdModel
-
-        return SvdModel
-    if backend == "wan":
-        from insvie.backends.propagation.i2v.wan import WanModel
-
-        return WanModel
-    raise ValueError(f"unknown image-to-video backend {backend!r}; known: svd, wan")
+def _backend_class(backend: str) -> type[SvdModel] | type[WanModel]:
+    try:
+        return I2V_MODELS[backend]
+    except KeyError:
+        raise ValueError(
+            f"unknown image-to-video backend {backend!r}; known: {', '.join(I2V_MODELS)}"
+        ) from None
 
 
 def load_model(backend: str, settings: I2VSettings) -> Any:

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from insvie.backends.devices import place_pipeline, resolve_device
 from insvie.backends.image_edit.loading import resolve_dtype, to_uint8, torch_dtype
 from insvie.backends.propagation.i2v.injection import FeatureInjector
-from insvie.backends.propagation.i2v.models import place_pipeline
 from insvie.backends.propagation.i2v.sampler import Schedule
 from insvie.backends.propagation.i2v.settings import I2VSettings
 
@@ -63,8 +63,6 @@ class SvdModel:
     def load_pipe(settings: I2VSettings) -> Any:
         """The ``StableVideoDiffusionPipeline`` of ``settings.model`` on its device (or offloaded)."""
         from diffusers import StableVideoDiffusionPipeline
-
-        from insvie.backends.devices import resolve_device
 
         device = resolve_device(settings.device)
         dtype = torch_dtype(resolve_dtype(settings.dtype, device))

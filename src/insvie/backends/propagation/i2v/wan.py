@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from insvie.backends.devices import place_pipeline, resolve_device
 from insvie.backends.image_edit.loading import resolve_dtype, to_uint8, torch_dtype
 from insvie.backends.propagation.i2v.injection import FeatureInjector
-from insvie.backends.propagation.i2v.models import place_pipeline
 from insvie.backends.propagation.i2v.sampler import Schedule
 from insvie.backends.propagation.i2v.settings import I2VSettings
 
@@ -61,8 +61,6 @@ class WanModel:
         import torch
         from diffusers import AutoencoderKLWan, WanImageToVideoPipeline
         from transformers import CLIPVisionModel
-
-        from insvie.backends.devices import resolve_device
 
         device = resolve_device(settings.device)
         dtype = torch_dtype(resolve_dtype(settings.dtype, device))

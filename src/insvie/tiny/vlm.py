@@ -11,6 +11,9 @@ writes is noise.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from insvie.tiny._common import seeded
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|{{ message['role'] }}|>\n"
@@ -32,7 +35,7 @@ _CORPUS = [
 _SPECIALS = ["<pad>", "<s>", "</s>", "<unk>", "<image>"]
 
 
-def _tokenizer():
+def _tokenizer() -> Any:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -56,7 +59,7 @@ def _tokenizer():
     )
 
 
-def _llama_config(tokenizer):
+def _llama_config(tokenizer: Any) -> Any:
     from transformers import LlamaConfig
 
     return LlamaConfig(
@@ -73,7 +76,8 @@ def _llama_config(tokenizer):
     )
 
 
-def _save(model, saveable, dest: Path) -> Path:
+def _save(model: Any, saveable: Any, dest: Path) -> Path:
+    """Save the model and its processor or tokenizer; generation pads with the text config's pad token."""
     model.generation_config.pad_token_id = model.config.get_text_config().pad_token_id
     dest.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(dest)
@@ -83,7 +87,6 @@ def _save(model, saveable, dest: Path) -> Path:
 
 def build_tiny_vlm(dest: str | Path, *, image_size: int = 32, patch_size: int = 8, seed: int = 0) -> Path:
     """Write the tiny checkpoint (model, processor, tokenizer, chat template) into ``dest``."""
-    import torch
     from transformers import CLIPVisionConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
@@ -115,20 +118,17 @@ def build_tiny_vlm(dest: str | Path, *, image_size: int = 32, patch_size: int = 
         vision_feature_select_strategy="full",
         vision_feature_layer=-1,
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         model = LlavaForConditionalGeneration(config).eval()
     return _save(model, processor, Path(dest))
 
 
 def build_tiny_lm(dest: str | Path, *, seed: int = 0) -> Path:
     """Write a tiny random text-only Llama with the same tokenizer and chat template into ``dest``."""
-    import torch
     from transformers import LlamaForCausalLM
 
     tokenizer = _tokenizer()
     tokenizer.chat_template = CHAT_TEMPLATE
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         model = LlamaForCausalLM(_llama_config(tokenizer)).eval()
     return _save(model, tokenizer, Path(dest))

@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from insvie.tiny._common import seeded
+from insvie.editor.transformer import COGVIDEOX_SCHEDULER_CONFIG
+from insvie.tiny._common import seeded, tiny_t5_settings
 from insvie.tiny.tokenizer_builders import tiny_t5_tokenizer
 
 if TYPE_CHECKING:
@@ -24,20 +25,6 @@ if TYPE_CHECKING:
 
 TINY_TEXT_LENGTH = 16
 TINY_TEXT_DIM = 32
-# CogVideoX's scheduler config (v-prediction, zero terminal SNR, SNR shift 3, trailing timesteps).
-COGVIDEOX_SCHEDULER_CONFIG: dict[str, Any] = {
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "beta_start": 0.00085,
-    "clip_sample": False,
-    "num_train_timesteps": 1000,
-    "prediction_type": "v_prediction",
-    "rescale_betas_zero_snr": True,
-    "set_alpha_to_one": True,
-    "snr_shift_scale": 3.0,
-    "steps_offset": 0,
-    "timestep_spacing": "trailing",
-}
 
 
 def tiny_transformer_config(*, rotary: bool = False, patch_size_t: int | None = None) -> dict[str, Any]:
@@ -107,18 +94,7 @@ def build_tiny_editor(*, seed: int = 0, rotary: bool = False) -> InsViEEditPipel
             scaling_factor=1.15258426,
         )
         text_encoder = T5EncoderModel(
-            T5Config(
-                vocab_size=len(tokenizer),
-                d_model=TINY_TEXT_DIM,
-                d_kv=8,
-                d_ff=32,
-                num_layers=1,
-                num_heads=2,
-                relative_attention_num_buckets=8,
-                dropout_rate=0.0,
-                pad_token_id=0,
-                eos_token_id=1,
-            )
+            T5Config(**tiny_t5_settings(len(tokenizer), d_model=TINY_TEXT_DIM, dropout_rate=0.0))
         )
     for model in (transformer, vae, text_encoder):
         model.eval()  # as from_pretrained leaves them: T5's dropout would make runs differ

@@ -8,14 +8,16 @@ they would load ``stabilityai/stable-video-diffusion-img2vid-xt`` or ``Wan-AI/Wa
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
-from insvie.tiny._common import save, seeded
+from insvie.tiny._common import save, seeded, tiny_t5_settings
+from insvie.tiny.tokenizer_builders import tiny_t5_tokenizer
 
 
-def _tiny_clip_vision(projection: bool):
+def _tiny_clip_vision(projection: bool) -> tuple[Any, Any]:
     """A 2-layer CLIP vision tower with its image processor; 224 px as real ones, since SVD resizes to 224."""
     from transformers import (
         CLIPImageProcessor,
@@ -114,8 +116,6 @@ def build_tiny_wan_i2v(dest: str | Path, *, seed: int = 0) -> Path:
     )
     from transformers import UMT5Config, UMT5EncoderModel
 
-    from insvie.tiny.tokenizer_builders import tiny_t5_tokenizer
-
     tokenizer = tiny_t5_tokenizer(max_length=512)
     with seeded(seed):
         vae = AutoencoderKLWan(
@@ -125,19 +125,7 @@ def build_tiny_wan_i2v(dest: str | Path, *, seed: int = 0) -> Path:
             num_res_blocks=1,
             temperal_downsample=[False, True, True],
         ).eval()
-        text_encoder = UMT5EncoderModel(
-            UMT5Config(
-                vocab_size=len(tokenizer),
-                d_model=16,
-                d_kv=8,
-                d_ff=32,
-                num_layers=1,
-                num_heads=2,
-                relative_attention_num_buckets=8,
-                pad_token_id=0,
-                eos_token_id=1,
-            )
-        ).eval()
+        text_encoder = UMT5EncoderModel(UMT5Config(**tiny_t5_settings(len(tokenizer)))).eval()
         image_encoder, image_processor = _tiny_clip_vision(projection=False)
         transformer = WanTransformer3DModel(
             patch_size=(1, 2, 2),
