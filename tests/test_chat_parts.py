@@ -49,6 +49,8 @@ def test_from_a_file_honours_exif_orientation(tmp_path):
     image.save(path, exif=exif, quality=95)
     _, decoded = _decode(image_part(path, max_side=None))
     assert decoded.shape == (40, 20, 3)
+    # Turned a quarter clockwise, the white left half is now on top.
+    assert decoded[:18].mean() > 240 and decoded[22:].mean() < 15
 
 
 @pytest.mark.parametrize(

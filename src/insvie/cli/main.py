@@ -6,7 +6,7 @@ import typer
 
 from insvie import __version__
 from insvie.cli import app as app_cli
-from insvie.cli import build, convert_sat, edit, export, probe, status, synth, tiny_models, train
+from insvie.cli import build, convert_sat, edit, export, probe, stages, status, synth, tiny_models, train
 from insvie.cli.eval import eval_command
 
 app = typer.Typer(
@@ -37,6 +37,7 @@ def _root(
 
 app.command("build")(build.build)
 app.command("status")(status.status)
+app.command("stages")(stages.stages)
 app.command("export")(export.export)
 app.command("edit")(edit.edit)
 app.command("convert-sat")(convert_sat.convert_sat)

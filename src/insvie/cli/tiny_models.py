@@ -21,6 +21,8 @@ def tiny_config(paper: dict, dest: Path, base_url: str | None = None) -> dict:
     Without ``base_url`` no endpoint is written, so the chat steps follow ``$OPENAI_BASE_URL`` like
     any config that names none; a written one would silently override the environment.
     """
+    from insvie.backends.propagation import is_image_to_video
+
     chat: dict = {"backend": "openai", "model": "tiny-smoke", "max_retries": 1}
     if base_url:
         chat["base_url"] = base_url
@@ -63,7 +65,7 @@ def tiny_config(paper: dict, dest: Path, base_url: str | None = None) -> dict:
     )
     config["animate"] = {**config.get("animate", {}), "num_frames": 9, "max_side": 256}
     propagate = config.get("propagate", {})
-    if propagate.get("backend") in ("svd", "wan"):
+    if is_image_to_video(propagate.get("backend", "flow_warp")):
         backend = propagate["backend"]
         config["propagate"] = {
             **propagate,

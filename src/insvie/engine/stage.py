@@ -203,6 +203,7 @@ class Stage(ABC):
 
     name: ClassVar[str]
     consumes: ClassVar[str]
+    makes: ClassVar[str | None] = None  # the kind of the items it makes as children, if any
     version: ClassVar[str] = "1"
     resources: ClassVar[Resources] = Resources()
     batch_size: ClassVar[int] = 1

@@ -23,7 +23,7 @@ from insvie.backends.camera import animate_pair, list_paths, random_path
 from insvie.engine import Child, Outcome, Resources, Stage, StageConfig, StageContext, Task
 from insvie.media import read_image, write_video
 from insvie.stages.frames import chosen_edit
-from insvie.stages.propagate import I2VConfig, drift_of, triplet_meta
+from insvie.stages.propagate import I2VConfig, triplet_meta
 
 
 class AnimateConfig(StageConfig):
@@ -62,13 +62,14 @@ def _i2v_pair(
     backend: str, config: I2VConfig, source: np.ndarray, edited: np.ndarray, num_frames: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray, dict[str, list[float]]]:
     """Source and edited videos with the model's motion, and the propagation's per-window drift."""
+    from insvie.backends.propagation import summarize
     from insvie.backends.propagation.i2v import I2VPropagator, load_model
     from insvie.backends.propagation.i2v.animate import animate_pair as animate_i2v
 
     settings = config.settings(seed)
     propagator = I2VPropagator(load_model(backend, settings), settings)
     source_video, edited_video, diagnostics = animate_i2v(propagator, source, edited, num_frames)
-    return source_video, edited_video, drift_of(diagnostics)
+    return source_video, edited_video, summarize(backend, diagnostics)["window_drift"]
 
 
 def _fit(image: np.ndarray, max_side: int) -> np.ndarray:
@@ -84,6 +85,7 @@ def _fit(image: np.ndarray, max_side: int) -> np.ndarray:
 class Animate(Stage):
     name = "animate"
     consumes = "image_edit"
+    makes = "triplet"
     config_class = AnimateConfig
     config: AnimateConfig
 

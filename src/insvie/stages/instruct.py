@@ -85,6 +85,7 @@ def long_enough(text: str) -> bool:
 class Instruct(Stage):
     name = "instruct"
     consumes = "clip"
+    makes = "edit"
     config_class = InstructConfig
     config: InstructConfig
 
@@ -97,7 +98,7 @@ class Instruct(Stage):
         makes: str = "edit",
     ) -> None:
         super().__init__(config, name=name, consumes=consumes)
-        self.makes = makes
+        self.makes = makes  # type: ignore[misc]
         if self.config.source == "llm":
             # Items go to the endpoint concurrently, so a batch holds as many as may be in flight.
             self.batch_size = self.config.chat.concurrency  # type: ignore[misc]

@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image
 from pydantic import Field, model_validator
 
-from insvie.backends.propagation.flow_warp import FlowWarpConfig, propagate_flow_warp
-from insvie.backends.propagation.framewise import propagate_framewise
+from insvie.backends.propagation import get_propagator, is_image_to_video, summarize
+from insvie.backends.propagation.flow_warp import FlowWarpConfig
 from insvie.engine import Child, Need, Outcome, Resources, Stage, StageConfig, StageContext, Task
 from insvie.engine.stage import OPERATIONAL
 from insvie.media import read_frames, write_video
@@ -79,7 +79,8 @@ class I2VConfig(StageConfig):
     ] = None
 
     def drifted(self, drift: dict[str, list[float]]) -> bool:
-        """Whether any window drifted beyond the limits (:func:`drift_of`'s output)."""
+        """Whether any window drifted beyond the limits (``window_drift`` of the propagation's summary,
+        :func:`insvie.backends.propagation.summarize`)."""
         return any(
             limit is not None and max(drift[key]) > limit
             for key, limit in (("colour", self.max_drift), ("structure", self.max_structure_drift))
@@ -112,13 +113,13 @@ class PropagateConfig(StageConfig):
         """Without the ``i2v`` section unless an image-to-video backend runs: its settings decide nothing
         else, and builds made before it existed keep their config hash (and are not redone)."""
         out = super().decision_dump()
-        if self.backend not in ("svd", "wan"):
+        if not is_image_to_video(self.backend):
             out.pop("i2v")
         return out
 
     @model_validator(mode="after")
     def _model_for_i2v(self) -> PropagateConfig:
-        if self.backend in ("svd", "wan") and not self.i2v.model:
+        if is_image_to_video(self.backend) and not self.i2v.model:
             raise ValueError(f"the {self.backend} propagator needs i2v.model (a hub id or a local folder)")
         return self
 
@@ -138,26 +139,6 @@ def triplet_meta(task: Task, source_media: str | None, **extra: object) -> dict:
     }
 
 
-def propagate_i2v(
-    backend: str, config: I2VConfig, source: np.ndarray, edited_first: np.ndarray, seed: int
-) -> tuple[np.ndarray, list[float]]:
-    """The image-to-video propagation of one clip and its drift per window (:func:`drift_of`)."""
-    from insvie.backends.propagation import get_propagator
-
-    result = get_propagator(backend)(source, edited_first, config=config.settings(seed))
-    return result.video, drift_of(result.diagnostics)
-
-
-def drift_of(diagnostics: list[dict[str, Any]]) -> dict[str, list[float]]:
-    """``{"colour": [...], "structure": [...]}``: each window's last-frame drift, what the next inherits."""
-    from insvie.backends.propagation.i2v import window_drift
-
-    return {
-        "colour": window_drift(diagnostics, "colour_drift"),
-        "structure": window_drift(diagnostics, "structure_drift"),
-    }
-
-
 def _revision(config: I2VConfig) -> str | None:
     """The commit the weights came from when it is known offline (provenance of the edited video)."""
     from insvie.backends.hub import resolve_revision
@@ -168,12 +149,13 @@ def _revision(config: I2VConfig) -> str | None:
 class Propagate(Stage):
     name = "propagate"
     consumes = "edit"
+    makes = "triplet"
     config_class = PropagateConfig
     config: PropagateConfig
 
     def needs(self) -> list[Need]:
         cfg = self.config
-        if cfg.backend in ("svd", "wan") and cfg.i2v.model:
+        if is_image_to_video(cfg.backend) and cfg.i2v.model:
             return [Need("propagate.i2v.model", "model", cfg.i2v.model)]
         return []
 
@@ -190,12 +172,30 @@ class Propagate(Stage):
     ) -> None:
         super().__init__(config, name=name, consumes=consumes)
         self.choice_steps = choice_steps
-        if self.config.backend in ("svd", "wan"):
+        if is_image_to_video(self.config.backend):
             # The image-to-video model stays loaded in an actor between batches.
             self.resources = Resources(cpus=1, gpus=self.config.i2v.gpus, memory_gb=16, actor=True)  # type: ignore[misc]
 
     def describe(self) -> dict:
         return {**super().describe(), "choice_steps": list(self.choice_steps)}
+
+    def _edited_frame(self, frame_path: str) -> np.ndarray | None:
+        """The chosen edited first frame (``framewise`` re-applies the edit and needs none)."""
+        if self.config.backend == "framewise":
+            return None
+        return np.asarray(Image.open(self.ctx.resolve(frame_path)).convert("RGB"))
+
+    def _options(self, task: Task, choice: dict[str, Any]) -> dict[str, Any]:
+        """The propagator's keywords: its settings, and for ``framewise`` the edit to re-apply."""
+        cfg = self.config
+        if is_image_to_video(cfg.backend):
+            return {"config": cfg.i2v.settings(task.seed("propagate") % (2**31))}
+        if cfg.backend == "framewise":
+            operator = task.meta.get("operator")
+            if operator is None:
+                raise ValueError(f"{task.item_id}: framewise propagation needs a procedural operator")
+            return {"operator": operator, "strength": choice["strength"], "seed": task.seed("edit") % (2**31)}
+        return {"config": FlowWarpConfig(flow_size=cfg.flow_size, reanchor_every=cfg.reanchor_every)}
 
     def process(self, batch: list[Task]) -> list[Outcome]:
         return [self._propagate(task) for task in batch]
@@ -208,29 +208,15 @@ class Propagate(Stage):
             raise ValueError(f"{task.item_id}: its clip has no stored file (did clip_store run before?)")
         source = read_frames(clip)
         output: dict = {"backend": cfg.backend, "edited_frame": frame_path}
-        if cfg.backend in ("svd", "wan"):
-            frame = np.asarray(Image.open(self.ctx.resolve(frame_path)).convert("RGB"))
-            edited, drift = propagate_i2v(
-                cfg.backend, cfg.i2v, source, frame, task.seed("propagate") % (2**31)
-            )
-            output["window_drift"] = drift
+        result = get_propagator(cfg.backend)(
+            source, self._edited_frame(frame_path), **self._options(task, choice)
+        )
+        output.update(summarize(cfg.backend, result.diagnostics))
+        if is_image_to_video(cfg.backend):
             output["model_revision"] = _revision(cfg.i2v)
-            if cfg.i2v.drifted(drift):
+            if cfg.i2v.drifted(output["window_drift"]):
                 return Outcome.rejected(task.item_id, "drift", output)
-        elif cfg.backend == "framewise":
-            operator = task.meta.get("operator")
-            if operator is None:
-                raise ValueError(f"{task.item_id}: framewise propagation needs a procedural operator")
-            edited = propagate_framewise(source, operator, choice["strength"], task.seed("edit") % (2**31))
-        else:
-            frame = np.asarray(Image.open(self.ctx.resolve(frame_path)).convert("RGB"))
-            result = propagate_flow_warp(
-                source, frame, FlowWarpConfig(flow_size=cfg.flow_size, reanchor_every=cfg.reanchor_every)
-            )
-            edited = result.video
-            diagnostics = result.diagnostics_dicts()
-            output["mean_fallback"] = round(float(np.mean([d["fallback"] for d in diagnostics])), 6)
-            output["reanchored"] = [d["index"] for d in diagnostics if d["reanchored"]]
+        edited = result.video
         file = self.ctx.new_file(".mp4")
         write_video(file, edited, task.parent_meta.get("fps", 8.0), crf=cfg.crf)
         meta = triplet_meta(

@@ -68,6 +68,7 @@ def clip_starts(shot: tuple[int, int], length: int, per_shot: int, trim: int) ->
 class Split(Stage):
     name = "split"
     consumes = "video"
+    makes = "clip"
     config_class = SplitConfig
     config: SplitConfig
 

@@ -4,6 +4,7 @@ propagate_framewise(source, operator, strength, seed=0) -> video        # known 
 propagate_flow_warp(source, edited_first, config=None) -> FlowWarpResult  # unknown editor
 fit_colour_transfer(source_frame, edited_frame) -> ColourTransfer         # the global fallback map
 get_propagator(name) -> Propagator     # "framewise" / "flow_warp" / "svd" / "wan" (image-to-video, .i2v)
+is_image_to_video(name) -> bool;  summarize(name, diagnostics) -> dict   # what a result records
 """
 
 from insvie.backends.propagation.colour_transfer import ColourTransfer, fit_colour_transfer
@@ -14,7 +15,14 @@ from insvie.backends.propagation.flow_warp import (
     propagate_flow_warp,
 )
 from insvie.backends.propagation.framewise import propagate_framewise
-from insvie.backends.propagation.registry import Propagation, Propagator, get_propagator, list_propagators
+from insvie.backends.propagation.registry import (
+    Propagation,
+    Propagator,
+    get_propagator,
+    is_image_to_video,
+    list_propagators,
+    summarize,
+)
 
 __all__ = [
     "ColourTransfer",
@@ -25,7 +33,9 @@ __all__ = [
     "Propagator",
     "fit_colour_transfer",
     "get_propagator",
+    "is_image_to_video",
     "list_propagators",
     "propagate_flow_warp",
     "propagate_framewise",
+    "summarize",
 ]

@@ -66,11 +66,17 @@ def _image_to_video(backend: str) -> Propagator:
     return propagate
 
 
-_PROPAGATORS: dict[str, Propagator] = {
-    "flow_warp": _flow_warp,
-    "framewise": _framewise,
-    "svd": _image_to_video("svd"),
-    "wan": _image_to_video("wan"),
+@dataclass(frozen=True)
+class _Entry:
+    run: Propagator
+    image_to_video: bool = False
+
+
+_PROPAGATORS: dict[str, _Entry] = {
+    "flow_warp": _Entry(_flow_warp),
+    "framewise": _Entry(_framewise),
+    "svd": _Entry(_image_to_video("svd"), image_to_video=True),
+    "wan": _Entry(_image_to_video("wan"), image_to_video=True),
 }
 
 
@@ -78,10 +84,40 @@ def list_propagators() -> list[str]:
     return sorted(_PROPAGATORS)
 
 
-def get_propagator(name: str) -> Propagator:
-    """``propagator(source, edited_first, *, operator=None, strength=None, seed=0, config=None)``;
-    ``flow-warp`` and ``flow_warp`` name the same one."""
+def _entry(name: str) -> _Entry:
     key = name.replace("-", "_")
     if key not in _PROPAGATORS:
         raise ValueError(f"unknown propagator {name!r}; known: {', '.join(list_propagators())}")
     return _PROPAGATORS[key]
+
+
+def get_propagator(name: str) -> Propagator:
+    """``propagator(source, edited_first, *, operator=None, strength=None, seed=0, config=None)``;
+    ``flow-warp`` and ``flow_warp`` name the same one."""
+    return _entry(name).run
+
+
+def is_image_to_video(name: str) -> bool:
+    """Whether ``name`` regenerates the video with an image-to-video model (``I2VSettings``, a GPU actor)."""
+    return _entry(name).image_to_video
+
+
+def summarize(name: str, diagnostics: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a propagation's per-frame diagnostics come to, as recorded with its result: the share of
+    flow-warped pixels that fell back to the colour map and the re-anchored frames (``flow_warp``), or
+    each window's drift (image-to-video); nothing for ``framewise``."""
+    if is_image_to_video(name):
+        from insvie.backends.propagation.i2v import window_drift
+
+        return {
+            "window_drift": {
+                "colour": window_drift(diagnostics, "colour_drift"),
+                "structure": window_drift(diagnostics, "structure_drift"),
+            }
+        }
+    if name.replace("-", "_") == "flow_warp":
+        return {
+            "mean_fallback": round(float(np.mean([d["fallback"] for d in diagnostics])), 6),
+            "reanchored": [d["index"] for d in diagnostics if d["reanchored"]],
+        }
+    return {}
