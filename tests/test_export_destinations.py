@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import insvie.store.export_triplets as export_triplets
+import insvie.store.fsio as fsio
 from insvie.errors import StoreError
 from insvie.store import Dataset, config_hash, export_insvie_csv, export_parquet
 
@@ -332,7 +333,7 @@ def test_without_an_atomic_exchange_the_two_rename_swap_gives_the_same_export(
     out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Systems or filesystems without renameat2(RENAME_EXCHANGE) take the fallback; it must agree."""
-    monkeypatch.setattr(export_triplets, "_exchange", lambda first, second: False)
+    monkeypatch.setattr(fsio, "exchange_paths", lambda first, second: False)
     dest, fresh = tmp_path / "csv", tmp_path / "fresh"
     with Dataset.open(out, create=False) as ds:
         export_insvie_csv(ds, dest)

@@ -19,6 +19,7 @@ from insvie.engine import Outcome, ProgressSink, Runner, ingest, make_executor
 from insvie.errors import ConfigError, InsvieError
 from insvie.store import Dataset, export_parquet
 from insvie.store.fsio import write_atomically
+from insvie.store.records import error_line
 
 BUILD_FILE = "build.json"
 
@@ -46,7 +47,7 @@ class RichProgress(ProgressSink):
         self.progress.update(task, advance=len(outcomes), counts=text)
 
     def _first_of_its_kind(self, step: str, outcome: Outcome) -> None:
-        error = ((outcome.error or "").strip().splitlines() or ["(no error text)"])[0]
+        error = error_line(outcome.error) or "(no error text)"
         if (step, error) in self.seen_errors:
             return
         self.seen_errors.add((step, error))

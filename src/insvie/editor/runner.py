@@ -79,6 +79,15 @@ class EditSettings:
     source_latent: SourceLatent = "sample"
     long_video: Literal["windows", "first"] = "windows"
 
+    def sampling(self) -> dict[str, Any]:
+        """The sampling settings as ``InsViEEditPipeline.__call__`` names them (None: the recipe's)."""
+        return {
+            "num_inference_steps": self.steps,
+            "guidance_scale": self.text_guidance,
+            "video_guidance_scale": self.video_guidance,
+            "guidance_schedule": self.schedule,
+        }
+
     def check(self) -> None:
         """Raise ConfigError naming the first setting the editor cannot use."""
         if self.steps is not None and not 1 <= self.steps <= 1000:
@@ -210,13 +219,8 @@ class EditorRunner:
 
         settings = settings or EditSettings()
         pipe = self.pipe
-        given = {
-            "num_inference_steps": settings.steps,
-            "guidance_scale": settings.text_guidance,
-            "video_guidance_scale": settings.video_guidance,
-            "guidance_schedule": settings.schedule,
-        }
-        resolved = pipe.sampling_settings(*given.values())
+        given = settings.sampling()
+        resolved = pipe.sampling_settings(**given)
         labels = {
             "num_inference_steps": "steps",
             "guidance_scale": "text guidance",
@@ -276,9 +280,7 @@ class EditorRunner:
             raise ConfigError("write an instruction: what should change in the video?")
         pipe = self.pipe
         source, fps, available = self._read(video, settings, source_fps)
-        sampling = pipe.sampling_settings(
-            settings.steps, settings.text_guidance, settings.video_guidance, settings.schedule
-        )
+        sampling = pipe.sampling_settings(**settings.sampling())
         notes = [f"{available} source frames at {fps:g} fps"]
         maximum = pipe.max_num_frames
         windows = settings.frames is None and settings.long_video == "windows" and len(source) > maximum

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from insvie.engine import StageStopped
+from insvie.store.fsio import write_atomically
 
 # Rough prompt-size estimate: OpenAI-style tokenisers average about four characters per token in
 # English, and an image costs at least 85 tokens (its low-detail price). Both are lower bounds on
@@ -151,9 +150,7 @@ class UsageBudget:
                 "measured_tokens": state.measured_tokens,
             }
         )
-        tmp = self.ledger.with_name(f".{self.ledger.name}.{os.getpid()}.{threading.get_ident()}")
-        tmp.write_text(text)
-        os.replace(tmp, self.ledger)
+        write_atomically(self.ledger, lambda tmp: tmp.write_text(text))
 
     def spent(self) -> Spent:
         with self._locked():

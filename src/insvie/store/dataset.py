@@ -49,6 +49,7 @@ from insvie.store.records import (
     check_item_id,
     check_name,
     config_hash,
+    error_line,
     to_json,
 )
 
@@ -63,7 +64,6 @@ _ITEM_COLUMNS = "id, kind, source, media, parent, meta, created_at"
 _RESULT_COLUMNS = "stage, item_id, config_hash, status, reason, output, error, attempts, updated_at"
 _PAGE = 1000
 INPUT_KINDS = ("video", "image", "pair")  # items ingest makes from the files it is given
-_ERROR_KEY_CHARS = 300
 
 
 def _item(row: tuple) -> Item:
@@ -514,7 +514,7 @@ class Dataset:
         )
         groups: dict[str, list[str]] = {}
         for item_id, error in rows:
-            key = ((error or "").strip().splitlines() or ["(no error text)"])[0][:_ERROR_KEY_CHARS]
+            key = error_line(error) or "(no error text)"
             groups.setdefault(key, []).append(item_id)
         ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
         return [FailureGroup(error, len(ids), ids[:examples]) for error, ids in ordered]

@@ -31,8 +31,9 @@ import pyarrow.parquet as pq
 
 from insvie.errors import StoreError
 from insvie.store.dataset import Dataset
-from insvie.store.export_triplets import check_destination, sweep_dead_temps
-from insvie.store.fsio import fsync_dir, fsync_file, temp_name
+from insvie.store.export_triplets import check_destination
+from insvie.store.fsio import fsync_dir, fsync_file, sweep_dead_temps, temp_name
+from insvie.store.records import error_line
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _INT64 = (-(2**63), 2**63 - 1)
@@ -116,12 +117,6 @@ def error_type(error: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-def _first_line(error: str | None) -> str | None:
-    """The error's first line: what ``insvie build`` and ``insvie status`` group failures by."""
-    lines = (error or "").strip().splitlines()
-    return lines[0] if lines else None
-
-
 def failures_table(dataset: Dataset, *, kind: str | None = None) -> pa.Table:
     """Every current failure as an Arrow table, sorted by stage then item id.
 
@@ -142,7 +137,7 @@ def failures_table(dataset: Dataset, *, kind: str | None = None) -> pa.Table:
             "item_id": pa.array([r.item_id for r in failed], type=strings),
             "kind": pa.array([kinds[r.item_id] for r in failed], type=strings),
             "error_type": pa.array([error_type(r.error) for r in failed], type=strings),
-            "error_line": pa.array([_first_line(r.error) for r in failed], type=strings),
+            "error_line": pa.array([error_line(r.error) for r in failed], type=strings),
             "error": pa.array([r.error for r in failed], type=strings),
             "attempts": pa.array([r.attempts for r in failed], type=pa.int64()),
             "config_hash": pa.array([r.config_hash for r in failed], type=strings),

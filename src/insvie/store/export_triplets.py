@@ -15,13 +15,11 @@ that holds anything other than an earlier export of the same format is refused, 
 from __future__ import annotations
 
 import csv
-import ctypes
 import io
 import json
 import os
 import re
 import shutil
-import sys
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,7 +29,7 @@ from typing import Any, TypeVar
 from insvie.errors import StoreError
 from insvie.store.blobs import MEDIA_DIR
 from insvie.store.dataset import EXPORTS_DIR, TMP_DIR, Dataset
-from insvie.store.fsio import fsync_dir, pid_alive, temp_name, write_atomically
+from insvie.store.fsio import fsync_dir, replace_folder, write_atomically
 from insvie.store.records import Item
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -159,74 +157,6 @@ def check_destination(dataset: Dataset, dest: str | os.PathLike[str], *, replace
     except OSError as exc:
         raise StoreError(f"{shown}: cannot create the folder ({_reason(exc)})") from exc
     return path
-
-
-def _exchange(first: Path, second: Path) -> bool:
-    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported.
-
-    With it, a reader or a crash sees either the old export or the new one under the destination's
-    name, never neither; without it (other systems, some filesystems) the caller renames twice.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    renameat2.restype = ctypes.c_int
-    return renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange) == 0
-
-
-def sweep_dead_temps(dest: Path) -> None:
-    """Remove what a killed export of ``dest`` left beside it: temporaries whose writer pid is dead.
-
-    Only names made from ``dest``'s own (``.<name>.tmp-<pid>-<random>``) are looked at, so a shared
-    folder (a home directory, ``exports/``) is never walked or emptied.
-    """
-    pattern = re.compile(rf"\.{re.escape(dest.name)}\.tmp-(\d+)-[0-9a-f]{{16}}")
-    for entry in dest.parent.iterdir():
-        match = pattern.fullmatch(entry.name)
-        if not match or pid_alive(int(match.group(1))):
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-
-
-def replace_folder(dest: Path, write: Callable[[Path], _T]) -> _T:
-    """Call ``write(folder)`` on a fresh temporary folder beside ``dest``, then swap it in for ``dest``.
-
-    ``dest`` then holds exactly what this export wrote: files of an earlier export that this one does
-    not write (a triplet rejected since, a shard fewer) are gone with the old folder. If ``write``
-    fails or the process dies, ``dest`` is untouched; a killed export's temporary folder carries its
-    pid and is removed by the next export of the same destination.
-    """
-    sweep_dead_temps(dest)
-    tmp = dest.with_name(f".{dest.name}.{temp_name()}")
-    try:
-        tmp.mkdir()
-        result = write(tmp)
-        fsync_dir(tmp)
-        if not dest.exists():
-            os.replace(tmp, dest)
-        elif not _exchange(tmp, dest):
-            # two renames: a crash between them leaves both under temporary names (the next export sweeps
-            # them) and none under dest's; renameat2 above closes that window where the system has it
-            old = dest.with_name(f".{dest.name}.{temp_name()}")
-            os.replace(dest, old)
-            try:
-                os.replace(tmp, dest)
-            except OSError:
-                os.replace(old, dest)
-                raise
-            tmp = old
-        fsync_dir(dest.parent)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)  # the new export on failure, the old one on success
-    return result
 
 
 def _export_folder(dest: Path, write: Callable[[Path], _T]) -> _T:

@@ -4,16 +4,24 @@ A file only ever appears under its final name complete and on disk: it is writte
 temporary name, fsynced, renamed, and the rename is made durable by fsyncing the folder. Temporary
 names carry the writer's pid (``tmp-<pid>-<random>``). In the dataset's ``tmp/`` area a build removes
 every one of them once it holds the writer lock (no other writer can be running then; see
-``insvie.store.lock``); elsewhere (exports) a name whose writer is dead marks a leftover.
+``insvie.store.lock``); elsewhere (exports) a name whose writer is dead marks a leftover. A whole
+folder (a folder export) is written the same way: into a temporary folder beside it, then swapped in
+(:func:`replace_folder`).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import secrets
+import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 _TEMP_PID = re.compile(r"tmp-(\d+)-[0-9a-f]{16}")
 
@@ -105,3 +113,71 @@ def sweep_stale_temps(directory: Path) -> list[Path]:
                 path.unlink(missing_ok=True)
                 removed.append(path)
     return removed
+
+
+def exchange_paths(first: Path, second: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported.
+
+    With it, a reader or a crash sees either the old export or the new one under the destination's
+    name, never neither; without it (other systems, some filesystems) the caller renames twice.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    return renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange) == 0
+
+
+def sweep_dead_temps(dest: Path) -> None:
+    """Remove what a killed export of ``dest`` left beside it: temporaries whose writer pid is dead.
+
+    Only names made from ``dest``'s own (``.<name>.tmp-<pid>-<random>``) are looked at, so a shared
+    folder (a home directory, ``exports/``) is never walked or emptied.
+    """
+    pattern = re.compile(rf"\.{re.escape(dest.name)}\.tmp-(\d+)-[0-9a-f]{{16}}")
+    for entry in dest.parent.iterdir():
+        match = pattern.fullmatch(entry.name)
+        if not match or pid_alive(int(match.group(1))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def replace_folder(dest: Path, write: Callable[[Path], _T]) -> _T:
+    """Call ``write(folder)`` on a fresh temporary folder beside ``dest``, then swap it in for ``dest``.
+
+    ``dest`` then holds exactly what this export wrote: files of an earlier export that this one does
+    not write (a triplet rejected since, a shard fewer) are gone with the old folder. If ``write``
+    fails or the process dies, ``dest`` is untouched; a killed export's temporary folder carries its
+    pid and is removed by the next export of the same destination.
+    """
+    sweep_dead_temps(dest)
+    tmp = dest.with_name(f".{dest.name}.{temp_name()}")
+    try:
+        tmp.mkdir()
+        result = write(tmp)
+        fsync_dir(tmp)
+        if not dest.exists():
+            os.replace(tmp, dest)
+        elif not exchange_paths(tmp, dest):
+            # two renames: a crash between them leaves both under temporary names (the next export sweeps
+            # them) and none under dest's; renameat2 above closes that window where the system has it
+            old = dest.with_name(f".{dest.name}.{temp_name()}")
+            os.replace(dest, old)
+            try:
+                os.replace(tmp, dest)
+            except OSError:
+                os.replace(old, dest)
+                raise
+            tmp = old
+        fsync_dir(dest.parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the new export on failure, the old one on success
+    return result

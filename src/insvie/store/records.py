@@ -125,6 +125,16 @@ class Funnel:
     failed: int
 
 
+ERROR_LINE_CHARS = 300
+
+
+def error_line(error: str | None) -> str | None:
+    """A recorded error's first line (at most 300 characters): the key failures are grouped by, in
+    ``insvie status``, the build's console and ``failures.parquet``; None for no text."""
+    lines = (error or "").strip().splitlines()
+    return lines[0][:ERROR_LINE_CHARS] if lines else None
+
+
 @dataclass(frozen=True)
 class FailureGroup:
     """Failed results of one step that share an error (its first line): how many, and a few item ids."""
