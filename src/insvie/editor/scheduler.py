@@ -19,7 +19,7 @@ and the ``DiscreteDenoiser`` turns the model's v into x0. Three details make it 
    official code on the same device; ``variance_noise`` in :meth:`step` injects the noise instead.
 
 All arithmetic is float32 on torch tensors, in the official order of operations, so a float32 run
-matches the official one to float rounding (see ``tests/test_editor_official_parity.py``).
+matches the official one to float rounding (see ``tests/editor/test_editor_official_parity.py``).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import pytest
 
 from insvie.store import DB_NAME, Dataset
 
-REPO_SRC = Path(__file__).resolve().parents[1] / "src"
+REPO_SRC = Path(__file__).resolve().parents[2] / "src"
 
 # Writes media of a few MB in small chunks (so a kill often lands mid-file) and records items and
 # results for them, in a loop, until killed.

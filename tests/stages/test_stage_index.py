@@ -9,7 +9,7 @@ from pathlib import Path
 from insvie.stages.config import load_config
 from insvie.stages.index import render_markdown, stage_index
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PAPER = "configs/paper.yaml"
 INPUT_KINDS = {"video", "image", "pair"}  # what ingest makes from the files it is given
 

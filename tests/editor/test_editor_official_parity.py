@@ -20,7 +20,7 @@ safetensors_torch = pytest.importorskip("safetensors.torch")
 
 from insvie.editor.guidance import guidance_scales, scheduled_scale  # noqa: E402
 
-GOLDEN = Path(__file__).parent / "golden" / "official_sat"
+GOLDEN = Path(__file__).parents[1] / "golden" / "official_sat"
 TOLERANCE = 1e-4  # the bar for float32; the observed differences are ~1e-6
 SHAPES = json.loads((GOLDEN / "golden.json").read_text())["shapes"]
 

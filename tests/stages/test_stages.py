@@ -18,7 +18,7 @@ from insvie.stages.refilter import Refilter, RefilterConfig
 from insvie.stages.split import clip_starts
 from insvie.synth import generate_sample
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_clip_starts_stay_inside_shots_and_skip_the_cut():

@@ -18,8 +18,8 @@ from pathlib import Path
 from insvie.stages.config import load_config
 from insvie.stages.pipeline import build_steps
 
-REPO = Path(__file__).resolve().parents[1]
-GOLDEN = Path(__file__).parent / "golden" / "stage_fingerprints.json"
+REPO = Path(__file__).resolve().parents[2]
+GOLDEN = Path(__file__).parents[1] / "golden" / "stage_fingerprints.json"
 CONFIGS = {"defaults": None, "demo": REPO / "configs" / "demo.yaml", "paper": REPO / "configs" / "paper.yaml"}
 
 

@@ -16,7 +16,7 @@ from engine_toy import Flaky, ReadBack, Square, SquareConfig
 from insvie.engine import LocalExecutor, Runner, Step
 from insvie.store import Dataset
 
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).resolve().parents[1]
 
 
 def _numbers(ds: Dataset, count: int, bad: tuple[int, ...] = ()) -> None:

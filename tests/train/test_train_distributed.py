@@ -25,7 +25,7 @@ pytest.importorskip("peft")
 from insvie.train.checkpoint import list_checkpoints, weights_digest  # noqa: E402
 from insvie.train.tracking import read_log  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 SCRIPT = """
