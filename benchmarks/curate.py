@@ -38,8 +38,8 @@ from insvie.engine import LocalExecutor, Runner, Step, ingest
 from insvie.media import iter_frames, probe, read_frames, read_image, resize
 from insvie.stages.clip_store import ClipStore
 from insvie.stages.config import load_config
-from insvie.stages.dedup import Dedup
-from insvie.stages.quality_gate import ClipGate
+from insvie.stages.dedup import ClipDedup
+from insvie.stages.filter import ClipFilter
 from insvie.stages.split import Split
 from insvie.store import Dataset
 
@@ -81,8 +81,8 @@ def curate_once(paths: list[Path], tmp: Path, run_index: int) -> tuple[float, di
         runner = Runner(ds, executor, max_attempts=cfg.run.max_attempts)
         steps = [
             Step(Split(cfg.split)),
-            Step(ClipGate(cfg.clip_filter), after="split"),
-            Step(Dedup(cfg.dedup, name="clip_dedup", consumes="clip"), after="clip_filter"),
+            Step(ClipFilter(cfg.clip_filter), after="split"),
+            Step(ClipDedup(cfg.dedup), after="clip_filter"),
             Step(ClipStore(), after="clip_dedup"),
         ]
         per_step, funnels = {}, {}

@@ -9,7 +9,7 @@ import os
 import time
 from pathlib import Path
 
-from insvie.engine import Child, Outcome, Resources, Stage, StageConfig, StageContext, Task
+from insvie.engine import Child, Input, Outcome, Resources, Stage, StageConfig, StageContext, Task
 
 
 class SquareConfig(StageConfig):
@@ -62,7 +62,12 @@ class ReadBack(Stage):
 
     name = "readback"
     consumes = "square"
-    resources = Resources(cpus=1, actor=True)
+
+    def reads(self) -> tuple[Input, ...]:
+        return (Input("square", parent=True),)
+
+    def resources(self) -> Resources:
+        return Resources(cpus=1, actor=True)
 
     def process(self, batch: list[Task]) -> list[Outcome]:
         out = []

@@ -148,16 +148,16 @@ def test_only_datasets_under_the_root_can_be_opened(dataset: Path, tmp_path: Pat
 
 
 def test_the_table_lists_a_bounded_number_of_rows_with_the_sort_score(dataset: Path):
-    pytest.importorskip("gradio")
-    from insvie.app import dataset_tab
+    pytest.importorskip("pandas")
+    from insvie.app import dataset_view
 
     rows = Catalog.open(dataset).select(sort_by="refilter.metrics.persistence")
-    frame = dataset_tab.table(rows, "refilter.metrics.persistence")
+    frame = dataset_view.table(rows, "refilter.metrics.persistence")
     assert list(frame.columns)[-1] == "refilter.metrics.persistence"
     assert frame["triplet"].tolist() == ["v.c.e0.t", "v.c.e1.t", "v.c.e2.t"]
-    assert dataset_tab.first_rows(rows) == (rows, "3 triplets match")
-    shown, label = dataset_tab.first_rows(rows * 200)
-    assert len(shown) == dataset_tab.MAX_ROWS and "the first 500 are listed" in label
+    assert dataset_view.first_rows(rows) == (rows, "3 triplets match")
+    shown, label = dataset_view.first_rows(rows * 200)
+    assert len(shown) == dataset_view.MAX_ROWS and "the first 500 are listed" in label
 
 
 def test_flatten_scores_names_numbers_by_path():

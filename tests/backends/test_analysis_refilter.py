@@ -20,7 +20,7 @@ from insvie.backends.analysis.motion import motion_label
 from insvie.backends.analysis.phash import clip_hash
 from insvie.backends.analysis.refilter import CHECKS, refilter_failures, refilter_metrics, refilter_pair
 from insvie.media import read_frames, write_video
-from insvie.stages.quality_gate import ClipGateConfig
+from insvie.stages.filter import ClipFilterConfig
 from insvie.stages.refilter import RefilterConfig
 from insvie.synth import generate_sample
 
@@ -136,7 +136,7 @@ def test_clean_synthedit_edits_pass_and_their_broken_versions_fail(seed: int) ->
 def test_clip_signals_of_real_footage(horse: np.ndarray) -> None:
     signals = clip_signals(horse)
     # the label is the clip gate's (its threshold, read from its config)
-    assert motion_label(signals["motion"], ClipGateConfig().static_threshold) == "dynamic"
+    assert motion_label(signals["motion"], ClipFilterConfig().static_threshold) == "dynamic"
     assert len(signals["phash"]) == 3
     json.dumps(signals)
     assert signals["quality"]["blockiness"] < 1.5

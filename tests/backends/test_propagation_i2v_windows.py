@@ -119,7 +119,7 @@ def test_animate_stage_with_i2v_motion(propagator: I2VPropagator, tmp_path: Path
         {"animate": {"num_frames": 5, "static_fraction": 0.0, "motion": "i2v", "i2v": i2v, "crf": 0}}
     )
     stage = Animate(config.animate)
-    assert stage.resources.actor
+    assert stage.resources().actor
     (tmp_path / "tmp").mkdir()
     stage.setup(StageContext(tmp_path, tmp_path / "tmp"))
     task = Task(

@@ -36,12 +36,12 @@ def test_text_coverage_grows_with_captions(shared_media: Path):
 
 def test_clip_gate_rejects_text_heavy_clips(tmp_path: Path, shared_media: Path):
     from insvie.engine import StageContext, Task
-    from insvie.stages.quality_gate import ClipGate, ClipGateConfig
+    from insvie.stages.filter import ClipFilter, ClipFilterConfig
 
     frames = read_frames(shared_media / "horse_gallop.mp4", end=9)
     write_video(tmp_path / "plain.mp4", frames, 8)
     write_video(tmp_path / "news.mp4", _captioned(frames), 8)
-    gate = ClipGate(ClipGateConfig(max_text_ratio=0.05))
+    gate = ClipFilter(ClipFilterConfig(max_text_ratio=0.05))
     gate.setup(StageContext(tmp_path, tmp_path))
     plain, news = gate.process(
         [Task(name, "clip", tmp_path / f"{name}.mp4", None, {}) for name in ("plain", "news")]

@@ -172,3 +172,24 @@ def test_ray_build_equals_local_build(tmp_path: Path, monkeypatch: pytest.Monkey
     finally:
         executor.close()
     assert results[0] == results[1]
+
+
+class _Peek(ReadBack):
+    """Reads its parent's square output without declaring it."""
+
+    name = "peek"
+
+    def reads(self) -> tuple:
+        return ()
+
+
+def test_a_stage_gets_only_the_outputs_it_declares_and_reading_more_fails_loudly(tmp_path: Path):
+    with Dataset.open(tmp_path / "ds") as ds:
+        _numbers(ds, 4)
+        Runner(ds, LocalExecutor(), max_attempts=1).run([*_steps(), Step(_Peek(), after="square")])
+        read = [r for r in ds.latest_results() if r.stage == "readback" and r.status == "done"]
+        assert read and all(set(r.output["from"]) == {"square", "pid"} for r in read)
+        peeked = [r for r in ds.latest_results() if r.stage == "peek"]
+        failed = [r for r in peeked if r.status == "failed"]  # odd squares are rejected before reading
+        assert failed and not [r for r in peeked if r.status == "done"]
+        assert all("reads 'parent.square', which its reads() does not declare" in r.error for r in failed)

@@ -9,8 +9,8 @@ from pathlib import Path
 from insvie.engine import LocalExecutor, Runner, StageContext, Step, Task, ingest
 from insvie.media import read_frames, write_video
 from insvie.stages.clip_store import ClipStore
-from insvie.stages.dedup import Dedup, DedupConfig
-from insvie.stages.quality_gate import ClipGate
+from insvie.stages.dedup import ClipDedup, DedupConfig
+from insvie.stages.filter import ClipFilter
 from insvie.stages.split import Split, SplitConfig
 from insvie.store import Dataset
 
@@ -26,8 +26,8 @@ def _curate(root: Path, sources: list[Path]) -> tuple[Dataset, dict[str, str]]:
     runner.run(
         [
             Step(Split(SPLIT)),
-            Step(ClipGate(), after="split"),
-            Step(Dedup(DedupConfig(max_bits=64), name="clip_dedup", consumes="clip"), after="clip_filter"),
+            Step(ClipFilter(), after="split"),
+            Step(ClipDedup(DedupConfig(max_bits=64)), after="clip_filter"),
             Step(store, after="clip_dedup"),
         ]
     )

@@ -22,7 +22,7 @@ import pytest
 from insvie.backends.text_embed.dedup import collapse_near_duplicates
 from insvie.engine import Outcome, Stage, Task
 from insvie.errors import ConfigError
-from insvie.stages.dedup import Dedup, DedupConfig
+from insvie.stages.dedup import ClipDedup, DedupConfig
 from insvie.stages.instruction_dedup import InstructionDedup, InstructionDedupConfig
 
 DEDUP_GOLDEN = "a0e077ecec920b1f728377749f7fd6208557becbf7f990708ba0fd06251ad246"
@@ -107,7 +107,7 @@ def _dedup_digest() -> str:
     digests = []
     for cuts in ([], [150, 300], [1, 2, 399]):
         for max_bits in (6, 10):
-            outcomes = _runs(Dedup(DedupConfig(max_bits=max_bits)), tasks, cuts)
+            outcomes = _runs(ClipDedup(DedupConfig(max_bits=max_bits)), tasks, cuts)
             assert sorted(o.item_id for o in outcomes) == sorted(t.item_id for t in tasks)
             digests.append([cuts, max_bits, _digest(outcomes)])
     return hashlib.sha256(json.dumps(digests).encode()).hexdigest()
@@ -119,7 +119,7 @@ def test_dedup_records_what_the_build_decided_before() -> None:
 
 def test_dedup_verdicts_do_not_depend_on_the_order_of_the_tasks() -> None:
     tasks = _seeded_clips(seed=5, count=200)
-    stage = Dedup()
+    stage = ClipDedup()
     first = stage.process_all(tasks[50:], tasks[:50])
     shuffled = tasks[:]
     random.Random(1).shuffle(shuffled)
@@ -142,7 +142,7 @@ def test_dedup_answers_name_the_first_kept_clip_and_the_bits() -> None:
         _clip("c4", [a]),  # another length: never a duplicate of a 2-frame clip
         _clip("c5", [a ^ 1]),
     ]
-    outcomes = {o.item_id: o for o in Dedup(DedupConfig(max_bits=4)).process_all(tasks, [])}
+    outcomes = {o.item_id: o for o in ClipDedup(DedupConfig(max_bits=4)).process_all(tasks, [])}
     assert [outcomes[i].status for i in ("c1", "c2", "c3", "c4", "c5")] == [
         "done",
         "done",
@@ -153,11 +153,11 @@ def test_dedup_answers_name_the_first_kept_clip_and_the_bits() -> None:
     assert outcomes["c3"].output == {"duplicate_of": "c1", "bits": 3}
     assert outcomes["c5"].output == {"duplicate_of": "c4", "bits": 1}
     assert outcomes["c1"].output == {}
-    image = Dedup(DedupConfig(hash_from="image_filter")).process_all(
+    image = ClipDedup(DedupConfig(hash_from="image_filter")).process_all(
         [_clip("i2", [a ^ 1], "image_filter"), _clip("i1", [a], "image_filter")], []
     )
     assert image[1].output == {"duplicate_of": "i1", "bits": 1}
-    assert Dedup().process_all([], []) == []
+    assert ClipDedup().process_all([], []) == []
 
 
 def _instruction_dedup_digest() -> str:

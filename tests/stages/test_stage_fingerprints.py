@@ -5,7 +5,7 @@ redo that step (and everything after it) on its next run.
 the built-in defaults and the shipped configs, as computed at the start of issue 17's restructuring. A
 change of a stage's decisions must bump its ``version`` and update that file on purpose:
 
-    .venv/bin/python -c "import json, sys; sys.path.insert(0, 'tests'); \\
+    .venv/bin/python -c "import json, sys; sys.path.insert(0, 'tests/stages'); \\
         from test_stage_fingerprints import current; print(json.dumps(current(), indent=1))" \\
         > tests/golden/stage_fingerprints.json
 """

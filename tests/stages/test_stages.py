@@ -11,7 +11,7 @@ from insvie.backends.analysis.refilter import refilter_failures
 from insvie.engine import StageContext, Task
 from insvie.errors import ConfigError
 from insvie.stages.config import load_config, parse_config
-from insvie.stages.dedup import Dedup
+from insvie.stages.dedup import ClipDedup
 from insvie.stages.edit import score_candidate
 from insvie.stages.instruct import Instruct, InstructConfig
 from insvie.stages.refilter import Refilter, RefilterConfig
@@ -38,7 +38,7 @@ def _task(item_id: str, hashes: list[int], **meta) -> Task:
 def test_dedup_keeps_the_first_by_id_and_checks_against_kept():
     a, b = 0x0F0F_0F0F_0F0F_0F0F, 0xFFFF_0000_FFFF_0000
     near_a = a ^ 0b111  # 3 bits away
-    stage = Dedup()
+    stage = ClipDedup()
     outcomes = {
         o.item_id: o
         for o in stage.process_all([_task("c2", [near_a]), _task("c1", [a]), _task("c3", [b])], [])

@@ -5,6 +5,6 @@
     launch(settings, *, block=True) -> Running    # binds to loopback unless told otherwise
 
 The modules without "tab" or "server" in their name hold the logic behind the UI (limits, the
-media guard, the dataset catalogue, reviews, the funnel chart, the editor) and import no gradio,
-so they are tested as plain functions and usable from other front ends.
+media guard, the dataset catalogue and its tables, reviews, the funnel chart, the editor) and import
+no gradio, so they are tested as plain functions and usable from other front ends.
 """

@@ -5,14 +5,17 @@ learned metrics, the diffusers editors) takes "a hub id or a folder", so the rul
 stated once, here:
 
 - an existing folder is used as it is (``~`` expanded); a file is refused, since a checkpoint is a folder;
-- a name written as a path (``/``, ``./``, ``../``, ``~``, or absolute) that does not exist is refused
-  before anything loads, rather than falling through to a confusing "not a valid hub id" error;
+- a name written as a path (``/``, ``./``, ``../``, ``~``, absolute, or with more ``/`` than
+  ``owner/name``) that does not exist is refused before anything loads, rather than falling through to
+  a confusing "not a valid hub id" error;
 - anything else is a hub id. When loading one fails, the error says why in words: with the hub offline
   (``HF_HUB_OFFLINE``) and the id not in the local cache, that is the reason given, not the loader's
   traceback-shaped message; otherwise the loader's own reason is kept.
 
 Every refusal is a :class:`~insvie.errors.ConfigError` reading ``"<what> <model>: <why>"``, naming the
-model as the config wrote it, since a wrong name or folder in the config is the usual cause.
+model as the config wrote it, since a wrong name or folder in the config is the usual cause;
+:func:`unavailable` gives the same reasons without loading (a build's preflight), and
+:func:`local_folder` the folder itself, for callers that never download (the editor).
 :func:`weights_commit` and :func:`resolve_revision` say which commit the weights came from, for provenance.
 """
 
@@ -46,10 +49,12 @@ def hub_offline() -> bool:
 
 
 def _written_as_path(model: str) -> bool:
-    return model.startswith(_PATH_PREFIXES) or Path(model).is_absolute()
+    """A hub id is ``name`` or ``owner/name``: a path prefix, an absolute path or a second ``/`` make
+    ``model`` a folder's path."""
+    return model.startswith(_PATH_PREFIXES) or Path(model).is_absolute() or model.count("/") > 1
 
 
-def _folder_problem(model: str) -> str | None:
+def folder_problem(model: str) -> str | None:
     """Why ``model`` cannot be a checkpoint folder although it names one, or None (a folder, or a hub id)."""
     path = Path(model).expanduser()
     if path.is_dir():
@@ -61,15 +66,36 @@ def _folder_problem(model: str) -> str | None:
     return None
 
 
-def in_hub_cache(model: str, revision: str | None = None) -> bool:
-    """Whether the local Hugging Face cache holds a snapshot of hub id ``model`` (no network is used)."""
+def cached_snapshot(model: str, revision: str | None = None) -> Path | None:
+    """The local Hugging Face cache's snapshot folder of hub id ``model``, or None (no network is used)."""
     try:
         from huggingface_hub import snapshot_download
 
-        snapshot_download(model, revision=revision, local_files_only=True)
+        return Path(snapshot_download(model, revision=revision, local_files_only=True))
     except Exception:  # not cached, a malformed id, an unreadable cache: all mean "cannot be had offline"
-        return False
-    return True
+        return None
+
+
+def in_hub_cache(model: str, revision: str | None = None) -> bool:
+    """Whether the local Hugging Face cache holds a snapshot of hub id ``model`` (no network is used)."""
+    return cached_snapshot(model, revision) is not None
+
+
+def local_folder(model: str | Path) -> Path | None:
+    """The folder ``model`` names here: an existing folder (``~`` expanded), else the cached snapshot of
+    a hub id; None when it is neither, for callers that never download."""
+    path = Path(model).expanduser()
+    return path if path.is_dir() else cached_snapshot(str(model))
+
+
+def unavailable(model: str | Path) -> str | None:
+    """Why ``model`` cannot be loaded here, known before loading it, or None: a file or a missing folder,
+    or, with the hub offline, a hub id the cache lacks (online a download may still bring it)."""
+    text = str(model)
+    problem = folder_problem(text)
+    if problem is None and not Path(text).expanduser().is_dir() and hub_offline() and not in_hub_cache(text):
+        problem = OFFLINE_UNCACHED
+    return problem
 
 
 def model_source(model: str | Path, what: str) -> str:
@@ -80,7 +106,7 @@ def model_source(model: str | Path, what: str) -> str:
     failure to load it says so (:func:`load_pretrained`).
     """
     text = str(model)
-    problem = _folder_problem(text)
+    problem = folder_problem(text)
     if problem is not None:
         raise ConfigError(f"{what} {text}: {problem}")
     path = Path(text).expanduser()
@@ -90,13 +116,8 @@ def model_source(model: str | Path, what: str) -> str:
 def cannot_load(what: str, model: str | Path, error: BaseException, *, part: str = "it") -> ConfigError:
     """The ConfigError for a failed ``from_pretrained`` of ``model``: ``"<what> <model>: cannot load <part>:
     <why>"``, where an uncached hub id with the hub offline, a missing folder or a file say so in words."""
-    text = str(model)
-    why = _folder_problem(text)
-    if why is None and not Path(text).expanduser().is_dir() and hub_offline() and not in_hub_cache(text):
-        why = OFFLINE_UNCACHED
-    if why is None:
-        why = str(error) or type(error).__name__
-    return ConfigError(f"{what} {text}: cannot load {part}: {why}")
+    why = unavailable(model) or str(error) or type(error).__name__
+    return ConfigError(f"{what} {model}: cannot load {part}: {why}")
 
 
 def load_pretrained(

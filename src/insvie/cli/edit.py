@@ -52,25 +52,13 @@ def edit(
     model's 49 frames is edited in overlapping windows. The lines printed before the edit say where
     each setting came from.
     """
+    options = locals()  # the parsed options, by name: edit_settings picks the edit's settings from them
     console = make_console(stderr=True)
     try:
         from insvie.editor.output import write_edit_video
-        from insvie.editor.runner import EditorRunner, EditSettings, LoadOptions
+        from insvie.editor.runner import EditorRunner, LoadOptions
 
-        settings = EditSettings(
-            steps=steps,
-            text_guidance=text_guidance,
-            video_guidance=video_guidance,
-            schedule=schedule,
-            seed=seed,
-            fps=fps,
-            frames=frames,
-            height=height,
-            width=width,
-            source_latent=source_latent,
-            long_video=long_video,
-        )
-        settings.check()
+        settings = opt.edit_settings(options)
         runner = EditorRunner(
             model, LoadOptions(device=device, dtype=dtype, offload=offload, sampler=sampler)
         )

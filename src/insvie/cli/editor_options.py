@@ -2,13 +2,19 @@
 
 Each maps onto :class:`insvie.editor.runner.EditSettings` or :class:`~insvie.editor.runner.LoadOptions`;
 the help says where an unset value comes from, since the model folder decides it, not this command.
+:func:`edit_settings` is that mapping for every command, so a new setting is wired in one place.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
+
+if TYPE_CHECKING:
+    from insvie.editor.runner import EditSettings
 
 _RECIPE = "the model's recipe in MODEL/guider/guider_config.json, else the paper's {paper}"
 
@@ -115,3 +121,18 @@ Sampler = Annotated[
         "folders written before it was saved with the model.",
     ),
 ]
+
+
+def edit_settings(options: Mapping[str, Any]) -> EditSettings:
+    """The checked :class:`~insvie.editor.runner.EditSettings` of a command's parsed options.
+
+    The options above are named as the settings' fields, so the mapping is by name: a command passes all
+    its parameters, those that are not settings (the model, the output, how it loads) are left out, and
+    the settings it has no option for keep their defaults. A ConfigError names the first unusable value.
+    """
+    from insvie.editor.runner import EditSettings
+
+    names = {field.name for field in dataclasses.fields(EditSettings)}
+    settings = EditSettings(**{name: value for name, value in options.items() if name in names})
+    settings.check()
+    return settings

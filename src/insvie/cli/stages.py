@@ -25,9 +25,9 @@ def stages(
         ),
     ] = False,
 ) -> None:
-    """List the steps `insvie build` runs under a config, in order: module, the item kind each reads and
-    makes, the step it follows, scope, batch size, resources, settings and the models or services it
-    needs."""
+    """List the steps `insvie build` runs under a config, in order: module, the item kind each consumes,
+    the earlier outputs it reads, the kind it makes, the step it follows, scope, batch size, resources,
+    settings and the models or services it needs."""
     from insvie.stages.config import load_config
     from insvie.stages.index import render_markdown, stage_index
 
@@ -40,12 +40,15 @@ def stages(
     if markdown:
         typer.echo(render_markdown(rows, config=None if config is None else str(config)), nl=False)
         return
-    table = Table("step", "module", "reads", "makes", "after", "resources", "needs", title="steps")
+    table = Table(
+        "step", "module", "consumes", "reads", "makes", "after", "resources", "needs", title="steps"
+    )
     for row in rows:
         table.add_row(
             row.step,
             f"{row.module}.{row.stage_class}",
-            row.reads,
+            row.consumes,
+            "; ".join(row.inputs) or "-",
             row.makes or "-",
             row.after or "-",
             row.resources,

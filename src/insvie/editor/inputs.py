@@ -8,6 +8,7 @@ CogVideoX VAE keeps the first frame alone and packs the rest four to a latent fr
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +16,8 @@ from typing import Any, Literal
 import numpy as np
 
 from insvie.media import largest_valid_length, read_frames, resize_center_crop
+
+log = logging.getLogger(__name__)
 
 # How the source video becomes its latent: a posterior sample (the official code) or the posterior mean.
 SourceLatent = Literal["sample", "mode"]
@@ -89,6 +92,18 @@ def prepare_videos(
             clip = resize_center_crop(clip, (height, width))
         out.append(np.ascontiguousarray(clip))
     return np.stack(out)
+
+
+def source_frames(
+    video: Any, num_frames: int | None, max_frames: int, height: int, width: int
+) -> np.ndarray:  # (B, T, H, W, 3) uint8
+    """One video or a batch as the editor takes it: cut to one 4k+1 frame count (``num_frames``, else
+    the largest that every video and the model's ``max_frames`` allow) and sized to ``height`` x ``width``."""
+    videos = as_video_batch(video, limit=num_frames or max_frames)
+    count = choose_num_frames(min(len(v) for v in videos), num_frames, max_frames)
+    if count > max_frames:
+        log.warning("editing %d frames, more than the model's %d", count, max_frames)
+    return prepare_videos(videos, count, height, width)
 
 
 def decoded_frames(latent_frames: int, temporal_compression: int = 4) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from diffusers.utils import BaseOutput
 from insvie.media import write_video
 
 DEFAULT_FPS = 8.0  # CogVideoX's native rate: 49 frames = six seconds
+OUTPUT_TYPES: tuple[str, ...] = ("np", "pil", "latent")
 
 
 @dataclass
@@ -27,6 +29,15 @@ def frames_to_pil(frames: np.ndarray) -> list[list[Any]]:
     from PIL import Image
 
     return [[Image.fromarray(frame) for frame in video] for video in frames]
+
+
+def edit_frames(latents: Any, output_type: str, decode: Callable[[Any], np.ndarray]) -> Any:
+    """What a call returns as ``frames`` for ``output_type`` (one of :data:`OUTPUT_TYPES`): the sampled
+    latents as they are, or ``decode`` of them as uint8 arrays or PIL images."""
+    if output_type == "latent":
+        return latents
+    frames = decode(latents)
+    return frames_to_pil(frames) if output_type == "pil" else frames
 
 
 def write_edit_video(frames: Any, path: str | Path, fps: float = DEFAULT_FPS, **write_kwargs: Any) -> Path:

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from insvie.backends.hub import local_folder
 from insvie.editor.guidance import SCHEDULES, GuidanceSchedule
 from insvie.editor.inputs import SOURCE_LATENTS, SourceLatent, decoded_frames
 from insvie.errors import ConfigError, InsvieError
@@ -121,18 +122,6 @@ class EditedVideo:
     notes: list[str] = field(default_factory=list)
 
 
-def _local_folder(model: str | Path) -> Path:
-    """A model folder, or a hub id resolved in the local cache (no network is assumed)."""
-    if Path(model).is_dir():
-        return Path(model)
-    from huggingface_hub import snapshot_download
-
-    try:
-        return Path(snapshot_download(str(model), local_files_only=True))
-    except Exception as exc:
-        raise InsvieError(_MISSING_MODEL.format(model=str(model), reason="not a folder, not cached")) from exc
-
-
 def stored_dtype(folder: Path) -> str | None:
     """The dtype the folder's transformer weights are stored in, read from the safetensors header."""
     from safetensors import safe_open
@@ -193,7 +182,9 @@ class EditorRunner:
         from insvie.editor.pipeline import InsViEEditPipeline
         from insvie.editor.scheduler import InsViEDPMScheduler, from_cogvideox_config
 
-        folder = _local_folder(self.model)
+        folder = local_folder(self.model)  # never downloads: this machine may have no network
+        if folder is None:
+            raise InsvieError(_MISSING_MODEL.format(model=self.model, reason="not a folder, not cached"))
         device = resolve_device(self.options.device)
         if self.options.offload and device == "cpu":
             raise ConfigError("--offload moves parts between the GPU and the CPU; there is no GPU here")

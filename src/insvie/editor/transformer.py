@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 
 LATENT_CHANNELS = 16
 EDITOR_IN_CHANNELS = 2 * LATENT_CHANNELS
-VAE_SPATIAL_FACTOR = 8
 VAE_TEMPORAL_FACTOR = 4
 
 # diffusers-format transformer configs of the public CogVideoX text-to-video checkpoints (1.0 family).
@@ -108,6 +108,15 @@ COGVIDEOX_VAE_CONFIG: dict[str, Any] = {
     "use_post_quant_conv": False,
     "use_quant_conv": False,
 }
+
+
+def vae_spatial_factor(vae_config: Mapping[str, Any]) -> int:
+    """How many pixels one latent spans along each side: the CogVideoX VAE halves the size between
+    consecutive blocks, so it follows from the VAE's config rather than being a constant to keep in step."""
+    return 2 ** (len(vae_config["block_out_channels"]) - 1)
+
+
+VAE_SPATIAL_FACTOR = vae_spatial_factor(COGVIDEOX_VAE_CONFIG)  # 8
 
 
 def latent_shape(num_frames: int, height: int, width: int) -> tuple[int, int, int, int]:

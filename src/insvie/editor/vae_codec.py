@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from insvie.editor.inputs import SOURCE_LATENTS, SourceLatent
+from insvie.editor.transformer import vae_spatial_factor
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def decode_latents(vae: Any, latents: torch.Tensor) -> np.ndarray:
     scaled = latents.permute(0, 2, 1, 3, 4) / vae.config.scaling_factor
     video = vae.decode(scaled.to(vae.dtype)).sample  # B, C, T, H, W in [-1, 1]
     # Tiled decoding can overshoot the size by a few pixels at small tile geometries.
-    spatial = 2 ** (len(vae.config.block_out_channels) - 1)
+    spatial = vae_spatial_factor(vae.config)
     height, width = (side * spatial for side in latents.shape[-2:])
     video = video[:, :, :, :height, :width]
     video = ((video.float() / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8)

@@ -6,6 +6,7 @@ pending; executors decide where batches run. Nothing here knows what any particu
 
 from insvie.engine.executors import Executor, LocalExecutor, RayExecutor, make_executor
 from insvie.engine.ingest import IngestReport, ingest
+from insvie.engine.inputs import Input, Inputs, UndeclaredInput
 from insvie.engine.runner import ProgressSink, Runner, Step, StepReport
 from insvie.engine.stage import (
     Child,
@@ -23,6 +24,8 @@ __all__ = [
     "Child",
     "Executor",
     "IngestReport",
+    "Input",
+    "Inputs",
     "LocalExecutor",
     "Need",
     "Outcome",
@@ -37,6 +40,7 @@ __all__ = [
     "Step",
     "StepReport",
     "Task",
+    "UndeclaredInput",
     "ingest",
     "make_executor",
 ]

@@ -113,14 +113,15 @@ class RayExecutor:
     def _parallelism(self, stage: Stage) -> int:
         if self.workers:
             return self.workers
-        resources = self._ray.cluster_resources()
-        by_cpu = int(resources.get("CPU", 1) // max(stage.resources.cpus, 1e-3))
-        if stage.resources.gpus > 0:
-            return max(1, min(by_cpu, int(resources.get("GPU", 0) // stage.resources.gpus)))
+        cluster = self._ray.cluster_resources()
+        needs = stage.resources()
+        by_cpu = int(cluster.get("CPU", 1) // max(needs.cpus, 1e-3))
+        if needs.gpus > 0:
+            return max(1, min(by_cpu, int(cluster.get("GPU", 0) // needs.gpus)))
         return max(1, by_cpu)
 
     def _options(self, stage: Stage) -> dict[str, Any]:
-        res = stage.resources
+        res = stage.resources()
         # Ray's memory resource is logical: it keeps the scheduler from packing more model-holding
         # workers onto a node than its RAM can take.
         return {"num_cpus": res.cpus, "num_gpus": res.gpus, "memory": int(res.memory_gb * 2**30)}
@@ -133,7 +134,7 @@ class RayExecutor:
         ray = self._ray
         width = self._parallelism(stage)
         stage_ref = ray.put(stage)
-        if stage.resources.wants_actor:
+        if stage.resources().wants_actor:
             actors = self._actor_pool(stage, ctx, stage_ref, width)
             turn = iter(range(1 << 62))
 

@@ -91,6 +91,7 @@ def ingest(dataset: Dataset, inputs: list[Path], pairs: list[Path] | None = None
     and forgotten again once a later run takes it.
     """
     report = IngestReport()
+    taken: list[str] = []
     with dataset.transaction():
         for path in _files([Path(p) for p in inputs], report):
             ext = path.suffix.lower()
@@ -104,9 +105,10 @@ def ingest(dataset: Dataset, inputs: list[Path], pairs: list[Path] | None = None
                 report.skipped[str(path)] = f"cannot read ({exc.strerror or exc})"
                 continue
             _add(dataset, report, f"{kind}-{digest[:24]}", kind, str(path.resolve()), {"name": path.name})
-            dataset.clear_skipped_input(str(path))
+            taken.append(str(path))
         for listing in pairs or []:
             _ingest_pairs(dataset, Path(listing), report)
+        dataset.clear_skipped_inputs(taken)
         for path, why in report.skipped.items():
             dataset.record_skipped_input(path, why)
     return report

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from insvie.engine.executors import Executor
+from insvie.engine.inputs import Inputs
 from insvie.engine.stage import Outcome, Stage, StageContext, StageStopped, Task
 from insvie.engine.work import ready_stage
 from insvie.store import Dataset, Funnel, Item
@@ -30,6 +31,16 @@ class Step:
     @property
     def name(self) -> str:
         return self.stage.name
+
+
+@dataclass(frozen=True)
+class _StepInputs:
+    """What a step's tasks may read: the declared keys, and each loaded output by key, then item id
+    (with whether it is read from the item's parent)."""
+
+    step: str
+    declared: frozenset[str]
+    by_key: dict[str, tuple[bool, dict[str, dict[str, Any]]]]
 
 
 @dataclass
@@ -97,7 +108,7 @@ class Runner:
         self.progress.start(stage.name, len(pending_ids))
         stopped = None
         if pending_ids:
-            inputs = self._earlier_outputs(step)
+            inputs = self._declared_outputs(step)
             tasks = [self._task(item_id, inputs) for item_id in pending_ids]
             if stage.scope == "all":
                 pending = set(pending_ids)
@@ -136,28 +147,33 @@ class Runner:
         kept = {r.item_id for r in self.dataset.results(step.after, self._hashes[step.after], status="done")}
         return [item.id for item in items if item.id in kept or item.parent in kept]
 
-    def _earlier_outputs(self, step: Step) -> dict[str, dict[str, Any]]:
-        """Outputs of every earlier step under its current config, by stage then item id."""
-        outputs: dict[str, dict[str, Any]] = {}
-        for name, digest in self._hashes.items():
-            if name == step.name:
+    def _declared_outputs(self, step: Step) -> _StepInputs:
+        """The outputs the stage declares it reads, each from the first of its alternatives that ran
+        earlier (under its current config), by step then item id."""
+        declared = frozenset(read.key(s) for read in step.stage.reads() for s in read.alternatives)
+        outputs = _StepInputs(step.name, declared, {})
+        for read in step.stage.reads():
+            name = next((s for s in read.alternatives if s in self._hashes and s != step.name), None)
+            if name is None:
                 continue
-            outputs[name] = {r.item_id: r.output for r in self.dataset.results(name, digest, status="done")}
+            fields = read.fields
+            by_item = {
+                r.item_id: r.output if fields is None else {k: r.output[k] for k in fields if k in r.output}
+                for r in self.dataset.results(name, self._hashes[name], status="done")
+            }
+            outputs.by_key[read.key(name)] = (read.parent, by_item)
         return outputs
 
-    def _task(self, item_id: str, outputs: dict[str, dict[str, Any]]) -> Task:
+    def _task(self, item_id: str, outputs: _StepInputs) -> Task:
         item = self.dataset.get_item(item_id)
         assert item is not None, item_id
         parent: Item | None = self.dataset.get_item(item.parent) if item.parent else None
-        inputs = {name: by_item[item_id] for name, by_item in outputs.items() if item_id in by_item}
-        if parent is not None:
-            inputs.update(
-                {
-                    f"parent.{name}": by_item[parent.id]
-                    for name, by_item in outputs.items()
-                    if parent.id in by_item
-                }
-            )
+        values = {}
+        for key, (of_parent, by_item) in outputs.by_key.items():
+            owner = (parent.id if parent else None) if of_parent else item_id
+            if owner is not None and owner in by_item:
+                values[key] = by_item[owner]
+        inputs = Inputs(outputs.step, outputs.declared, values)
         return Task(
             item_id=item.id,
             kind=item.kind,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from insvie.engine.inputs import Input
 from insvie.errors import InsvieError
+from insvie.settings import StageConfig
 
 Scope = Literal["item", "all"]
 
@@ -60,36 +61,6 @@ class Need:
     value: str
 
 
-class StageConfig(BaseModel):
-    """Base of every stage's settings: plain data, validated, with unknown keys refused.
-
-    Fields marked ``Field(json_schema_extra=OPERATIONAL)`` (budgets, concurrency, timeouts) change
-    how a stage runs, not what it decides, so they stay out of the config hash: raising a budget
-    resumes a build instead of redoing it.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    def decision_dump(self) -> dict[str, Any]:
-        """The settings that determine results, as JSON data (operational fields left out)."""
-        out = {}
-        for name, field_info in type(self).model_fields.items():
-            extra = field_info.json_schema_extra
-            if isinstance(extra, dict) and extra.get("operational"):
-                continue
-            value = getattr(self, name)
-            if isinstance(value, StageConfig):
-                out[name] = value.decision_dump()
-            elif isinstance(value, tuple) and value and all(isinstance(v, StageConfig) for v in value):
-                out[name] = [v.decision_dump() for v in value]
-            else:
-                out[name] = self.model_dump(mode="json", include={name})[name]
-        return out
-
-
-OPERATIONAL = {"operational": True}
-
-
 @dataclass(frozen=True)
 class Task:
     """One item as a stage sees it: its own file, its parent's file, and what earlier stages said."""
@@ -102,7 +73,7 @@ class Task:
     parent_id: str | None = None
     parent_media: Path | None = None
     parent_meta: dict[str, Any] = field(default_factory=dict)
-    inputs: dict[str, Any] = field(default_factory=dict)
+    inputs: Mapping[str, dict[str, Any]] = field(default_factory=dict)
 
     def seed(self, salt: str = "") -> int:
         """A seed that depends only on the item (and a salt), so every executor makes the same choices."""
@@ -194,38 +165,45 @@ class StageContext:
 
 
 class Stage(ABC):
-    """A pipeline step: a name, the item kind it consumes, its resources, ``setup`` and ``process``.
+    """A pipeline step: what it consumes, reads and makes, its place in the graph, its resources,
+    ``setup`` and ``process``. The pipeline is assembled from these declarations alone.
 
     ``version`` goes into the config hash, so changing a stage's algorithm re-runs it on resume
-    instead of mixing old and new decisions. ``scope = "all"`` stages (deduplication) see every
-    pending item at once and run in the driver, so their decisions do not depend on batching.
+    instead of mixing old and new decisions. ``identity`` names the stage in that hash; it is frozen
+    when a class moves or is renamed, so existing datasets keep their results. ``scope = "all"``
+    stages (deduplication) see every pending item at once and run in the driver, so their decisions
+    do not depend on batching. A branch of the pipeline that repeats a step (images beside videos) is
+    a subclass that changes ``name``, ``consumes`` and ``after``.
     """
 
     name: ClassVar[str]
     consumes: ClassVar[str]
     makes: ClassVar[str | None] = None  # the kind of the items it makes as children, if any
+    after: ClassVar[tuple[str, ...]] = ()  # its feeding step: the first of these in the pipeline
+    section: ClassVar[str | None] = None  # the build config's section that configures it
+    identity: ClassVar[str | None] = None  # frozen hash identity (default: the class's import path)
     version: ClassVar[str] = "1"
-    resources: ClassVar[Resources] = Resources()
-    batch_size: ClassVar[int] = 1
+    batch_size: int = 1
     scope: ClassVar[Scope] = "item"
     config_class: ClassVar[type[StageConfig]] = StageConfig
 
-    def __init__(
-        self, config: StageConfig | None = None, *, name: str | None = None, consumes: str | None = None
-    ) -> None:
+    def __init__(self, config: StageConfig | None = None) -> None:
         self.config = config if config is not None else self.config_class()
-        # One class may serve two pipeline steps (dedup of clips and of images), each with its own name.
-        if name is not None:
-            self.name = name  # type: ignore[misc]
-        if consumes is not None:
-            self.consumes = consumes  # type: ignore[misc]
+
+    @classmethod
+    def from_build(cls, build: Any) -> Stage | None:
+        """This step under a build config, or ``None`` where the config leaves it out (``enabled``)."""
+        config = getattr(build, cls.section) if cls.section else None
+        if not getattr(config, "enabled", True):
+            return None
+        return cls(config)
 
     def describe(self) -> dict[str, Any]:
         """The data that identifies this stage's decisions; its hash keys every result."""
         return {
             "stage": self.name,
             "consumes": self.consumes,
-            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "class": self.identity or f"{type(self).__module__}.{type(self).__qualname__}",
             "version": self.version,
             "config": self.config.decision_dump(),
         }
@@ -235,6 +213,14 @@ class Stage(ABC):
         from insvie.store import config_hash
 
         return config_hash(self.describe())
+
+    def reads(self) -> tuple[Input, ...]:
+        """The earlier outputs :meth:`process` reads from ``task.inputs`` (none by default)."""
+        return ()
+
+    def resources(self) -> Resources:
+        """What one worker needs under this stage's config (one CPU by default)."""
+        return Resources()
 
     def needs(self) -> list[Need]:
         """The models and services :meth:`setup` and :meth:`process` will use (none by default)."""

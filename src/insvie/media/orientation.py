@@ -55,10 +55,11 @@ class Orientation:
     @classmethod
     def of(cls, stream: VideoStream, first: av.VideoFrame) -> Orientation:
         """The orientation of a stream, given its first decoded frame."""
-        for side_data in first.side_data:
-            if side_data.type.name == "DISPLAYMATRIX":
-                matrix = struct.unpack("<9i", bytes(side_data)[:36])
-                return cls.from_display_matrix(matrix, first.rotation)
+        # Looked up by name: newer PyAV iterates side data as its types, older releases as the data.
+        side_data = first.side_data.get("DISPLAYMATRIX")
+        if side_data is not None:
+            matrix = struct.unpack("<9i", bytes(side_data)[:36])
+            return cls.from_display_matrix(matrix, first.rotation)
         tags = {key.lower(): value for key, value in stream.metadata.items()}
         try:
             clockwise = float(tags.get("rotate", 0))

@@ -12,15 +12,16 @@ settings under ``i2v`` as for the propagate step); the static share stays static
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import cv2
 import numpy as np
 from PIL import Image
 from pydantic import Field, model_validator
 
-from insvie.backends.camera import animate_pair, list_paths, random_path
-from insvie.engine import Child, Outcome, Resources, Stage, StageConfig, StageContext, Task
+from insvie.backends.animation import AnimationInputs, get_animator
+from insvie.backends.camera import list_paths, random_path
+from insvie.engine import Child, Input, Outcome, Resources, Stage, StageConfig, StageContext, Task
 from insvie.media import read_image, write_video
 from insvie.stages.frames import chosen_edit
 from insvie.stages.propagate import I2VConfig, triplet_meta
@@ -46,30 +47,16 @@ class AnimateConfig(StageConfig):
         """Without the image-to-video settings for camera motion: builds made before they existed keep
         their config hash (and are not redone)."""
         out = super().decision_dump()
-        if self.motion == "camera":
+        if not get_animator(self.motion).image_to_video:
             for key in ("motion", "i2v_backend", "i2v"):
                 out.pop(key)
         return out
 
     @model_validator(mode="after")
     def _model_for_i2v(self) -> AnimateConfig:
-        if self.motion == "i2v" and not self.i2v.model:
-            raise ValueError("motion 'i2v' needs i2v.model (a hub id or a local folder)")
+        if get_animator(self.motion).image_to_video and not self.i2v.model:
+            raise ValueError(f"motion {self.motion!r} needs i2v.model (a hub id or a local folder)")
         return self
-
-
-def _i2v_pair(
-    backend: str, config: I2VConfig, source: np.ndarray, edited: np.ndarray, num_frames: int, seed: int
-) -> tuple[np.ndarray, np.ndarray, dict[str, list[float]]]:
-    """Source and edited videos with the model's motion, and the propagation's per-window drift."""
-    from insvie.backends.propagation import summarize
-    from insvie.backends.propagation.i2v import I2VPropagator, load_model
-    from insvie.backends.propagation.i2v.animate import animate_pair as animate_i2v
-
-    settings = config.settings(seed)
-    propagator = I2VPropagator(load_model(backend, settings), settings)
-    source_video, edited_video, diagnostics = animate_i2v(propagator, source, edited, num_frames)
-    return source_video, edited_video, summarize(backend, diagnostics)["window_drift"]
 
 
 def _fit(image: np.ndarray, max_side: int) -> np.ndarray:
@@ -83,19 +70,24 @@ def _fit(image: np.ndarray, max_side: int) -> np.ndarray:
 
 
 class Animate(Stage):
+    """A thin adapter: the animator registry decides how a pair moves and what it records."""
+
     name = "animate"
     consumes = "image_edit"
     makes = "triplet"
+    choice_steps: ClassVar[tuple[str, ...]] = ("image_judge", "image_clip_prefilter", "image_edit")
+    after = choice_steps
+    section = "animate"
+    identity = "insvie.stages.animate.Animate"
     config_class = AnimateConfig
     config: AnimateConfig
 
-    def __init__(
-        self, config: AnimateConfig | None = None, *, name: str | None = None, consumes: str | None = None
-    ) -> None:
-        super().__init__(config, name=name, consumes=consumes)
-        if self.config.motion == "i2v":
-            # The image-to-video model stays loaded in an actor between batches.
-            self.resources = Resources(cpus=1, gpus=self.config.i2v.gpus, memory_gb=16, actor=True)  # type: ignore[misc]
+    def reads(self) -> tuple[Input, ...]:
+        return (Input(self.choice_steps),)
+
+    def resources(self) -> Resources:
+        cfg = self.config
+        return cfg.i2v.resources() if get_animator(cfg.motion).image_to_video else Resources()
 
     def setup(self, ctx: StageContext) -> None:
         self.ctx = ctx
@@ -111,7 +103,7 @@ class Animate(Stage):
             source = read_image(Path(task.meta["source_image"]))
             edited = read_image(Path(task.meta["edited_image"]))
         else:
-            frame_path, _ = chosen_edit(task, ("image_judge", "image_clip_prefilter", "image_edit"))
+            frame_path, _ = chosen_edit(task, self.choice_steps)
             source = read_image(Path(task.meta["source_file"]))
             edited = np.asarray(Image.open(self.ctx.resolve(frame_path)).convert("RGB"))
         source = _fit(source, self.config.max_side)
@@ -126,23 +118,14 @@ class Animate(Stage):
         path = random_path(
             rng, static_share=cfg.static_fraction, paths=list(cfg.paths) if cfg.paths else None
         )
-        extra: dict[str, Any] = {}
-        params: dict[str, Any]
-        if cfg.motion == "i2v" and path["path"] != "static":
-            seed = task.seed("animate_i2v") % (2**31)
-            src_video, edt_video, drift = _i2v_pair(
-                cfg.i2v_backend, cfg.i2v, source, edited, cfg.num_frames, seed
-            )
-            params = {"path": f"i2v:{cfg.i2v_backend}"}
-            extra["propagation_drift"] = drift
-        else:
-            src_video, edt_video, params = animate_pair(
-                source, edited, num_frames=cfg.num_frames, keep_in_view="changed", **path
-            )
+        inputs = AnimationInputs(
+            path, cfg.num_frames, cfg.i2v_backend, cfg.i2v, seed=task.seed("animate_i2v") % (2**31)
+        )
+        pair = get_animator(cfg.motion).run(source, edited, inputs)
         src_file, edt_file = self.ctx.new_file(".mp4"), self.ctx.new_file(".mp4")
-        write_video(src_file, src_video, cfg.fps, crf=cfg.crf)
-        write_video(edt_file, edt_video, cfg.fps, crf=cfg.crf)
-        camera = {k: v for k, v in params.items() if isinstance(v, str | int | float | bool | None)}
+        write_video(src_file, pair.source, cfg.fps, crf=cfg.crf)
+        write_video(edt_file, pair.edited, cfg.fps, crf=cfg.crf)
+        camera = {k: v for k, v in pair.camera.items() if isinstance(v, str | int | float | bool | None)}
         meta = triplet_meta(
             task,
             None,
@@ -150,7 +133,7 @@ class Animate(Stage):
             variant=0,
             static=path["path"] == "static",
             camera=camera,
-            **extra,
+            **pair.meta,
         )
         if task.kind == "pair":
             meta.update(
@@ -161,3 +144,14 @@ class Animate(Stage):
             )
         child = Child(f"{task.item_id}.t", "triplet", meta, media=edt_file, files={"source_media": src_file})
         return Outcome.done(task.item_id, {"camera": camera}, children=[child])
+
+
+class AnimatePairs(Animate):
+    """The same animation over existing (image, edited image) pairs, which need no selecting step."""
+
+    name = "animate_pairs"
+    consumes = "pair"
+    after = ()
+
+    def reads(self) -> tuple[Input, ...]:
+        return ()

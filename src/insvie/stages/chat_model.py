@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from insvie.engine import StageConfig
-from insvie.engine.stage import OPERATIONAL
+from insvie.settings import OPERATIONAL
 
 
 class ChatModelConfig(StageConfig):

@@ -36,6 +36,7 @@ def _span(task: Task) -> tuple[int, int]:
 class ClipStore(Stage):
     name = "clip_store"
     consumes = "clip"
+    after = ("clip_dedup",)
     # Clip ids run source by source, so a batch mostly holds all kept clips of a source: one decode
     # for all of them (each batch decodes its source from the start up to its last span).
     batch_size = 16

@@ -14,14 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from insvie.errors import ConfigError
 from insvie.stages.animate import AnimateConfig
+from insvie.stages.clip_prefilter import PrefilterConfig
 from insvie.stages.dedup import DedupConfig
 from insvie.stages.edit import EditConfig
+from insvie.stages.filter import ClipFilterConfig, ImageFilterConfig
 from insvie.stages.instruct import InstructConfig
 from insvie.stages.instruction_dedup import InstructionDedupConfig
 from insvie.stages.judge import JudgeConfig
-from insvie.stages.prefilter import PrefilterConfig
 from insvie.stages.propagate import PropagateConfig
-from insvie.stages.quality_gate import ClipGateConfig, ImageGateConfig
 from insvie.stages.refilter import RefilterConfig
 from insvie.stages.split import SplitConfig
 
@@ -42,8 +42,8 @@ class BuildConfig(_Section):
 
     run: RunConfig = RunConfig()
     split: SplitConfig = SplitConfig()
-    clip_filter: ClipGateConfig = ClipGateConfig()
-    image_filter: ImageGateConfig = ImageGateConfig()
+    clip_filter: ClipFilterConfig = ClipFilterConfig()
+    image_filter: ImageFilterConfig = ImageFilterConfig()
     dedup: DedupConfig = DedupConfig()
     instruct: InstructConfig = InstructConfig()
     instruction_dedup: InstructionDedupConfig = InstructionDedupConfig()

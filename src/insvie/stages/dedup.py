@@ -8,12 +8,12 @@ its answer.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from insvie.backends.analysis.phash import earlier_duplicates
-from insvie.engine import Outcome, Stage, StageConfig, Task
+from insvie.engine import Input, Outcome, Stage, StageConfig, Task
 
 
 class DedupConfig(StageConfig):
@@ -29,12 +29,20 @@ def _hashes(task: Task, step: str) -> tuple[int, ...]:
     return tuple(int(h, 16) for h in task.inputs[step]["phash"])
 
 
-class Dedup(Stage):
-    name = "dedup"
+class ClipDedup(Stage):
+    """Near-duplicate removal over the perceptual hashes a filter step recorded (``hash_from``)."""
+
+    name = "clip_dedup"
     consumes = "clip"
+    after = ("clip_filter",)
+    section = "dedup"
+    identity = "insvie.stages.dedup.Dedup"
     scope = "all"
     config_class = DedupConfig
     config: DedupConfig
+
+    def reads(self) -> tuple[Input, ...]:
+        return (Input(self.config.hash_from, ("phash",)),)
 
     def process(self, batch: list[Task]) -> list[Outcome]:
         return self.process_all(batch, [])
@@ -57,3 +65,15 @@ class Dedup(Stage):
             )
             for task, match in zip(pending, matches[len(kept) :], strict=True)
         ]
+
+
+class ImageDedup(ClipDedup):
+    """The same removal over images, with the hashes the image filter recorded."""
+
+    name = "image_dedup"
+    consumes = "image"
+    after = ("image_filter",)
+
+    @classmethod
+    def from_build(cls, build: Any) -> Stage:
+        return cls(DedupConfig(**{**build.dedup.model_dump(), "hash_from": "image_filter"}))

@@ -16,8 +16,8 @@ from PIL import Image
 from pydantic import Field, field_validator, model_validator
 
 from insvie.backends.procedural import get_operator
-from insvie.engine import Need, Outcome, Resources, Stage, StageConfig, StageContext, Task
-from insvie.stages.frames import made_by, request_frame
+from insvie.engine import Input, Need, Outcome, Resources, Stage, StageConfig, StageContext, Task
+from insvie.stages.frames import made_by, request_frame, request_source
 
 _SCORE_SIDE = 256
 
@@ -106,16 +106,20 @@ def score_candidate(source: np.ndarray, candidate: np.ndarray, target_change: fl
 class Edit(Stage):
     name = "edit"
     consumes = "edit"
+    after = ("instruction_dedup", "instruct")
+    section = "edit"
+    identity = "insvie.stages.edit.Edit"
     config_class = EditConfig
     config: EditConfig
 
-    def __init__(
-        self, config: EditConfig | None = None, *, name: str | None = None, consumes: str | None = None
-    ) -> None:
-        super().__init__(config, name=name, consumes=consumes)
-        if self.config.backend != "procedural":
-            # A model-backed editor keeps its weights loaded in an actor between batches.
-            self.resources = Resources(cpus=1, gpus=self.config.gpus, memory_gb=8, actor=True)  # type: ignore[misc]
+    def reads(self) -> tuple[Input, ...]:
+        return request_source(self.consumes)
+
+    def resources(self) -> Resources:
+        if self.config.backend == "procedural":
+            return Resources()
+        # A model-backed editor keeps its weights loaded in an actor between batches.
+        return Resources(cpus=1, gpus=self.config.gpus, memory_gb=8, actor=True)
 
     def needs(self) -> list[Need]:
         if self.config.backend == "procedural" or not self.config.model:
@@ -205,6 +209,14 @@ class Edit(Stage):
         output["settings"] = made_by(best)
         output["edited_frame_key"] = best["file"]
         return Outcome.done(task.item_id, output, files=files)
+
+
+class ImageEdit(Edit):
+    """The same editor over the image branch's requests (their source is the image itself)."""
+
+    name = "image_edit"
+    consumes = "image_edit"
+    after = ("image_instruction_dedup", "image_instruct")
 
 
 class _Unsupported(Exception):

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from insvie.engine import StageContext, Task
+from insvie.engine import Input, StageContext, Task
 from insvie.media import read_frames, read_image
 from insvie.stages.clip_store import ClipStore
 
 STORE_STEP = ClipStore.name
+STORED_CLIP = Input(STORE_STEP, ("clip",))  # what a step reading a clip's own pixels declares
 
 
 def clip_file(task: Task, ctx: StageContext) -> Path | None:
@@ -23,8 +24,16 @@ def clip_file(task: Task, ctx: StageContext) -> Path | None:
     return task.media or (None if stored is None else ctx.resolve(stored))
 
 
+def request_source(kind: str) -> tuple[Input, ...]:
+    """What a step that reads an edit request's source declares: a video request's clip file (an image
+    request's source is its image, which needs no earlier output)."""
+    return (Input(STORE_STEP, ("clip",), parent=True),) if kind == "edit" else ()
+
+
 def parent_clip_file(task: Task, ctx: StageContext) -> Path | None:
     """The stored file of the clip an edit request was made from (None for image requests)."""
+    if task.parent_media is not None or task.kind != "edit":
+        return task.parent_media
     stored = task.inputs.get(f"parent.{STORE_STEP}", {}).get("clip")
     return task.parent_media or (None if stored is None else ctx.resolve(stored))
 

@@ -18,10 +18,10 @@ from pydantic import Field, field_validator, model_validator
 
 from insvie.backends.procedural import CATEGORIES as LOOK_CATEGORIES
 from insvie.backends.procedural import get_operator, list_operators
-from insvie.engine import Child, Need, Outcome, Stage, StageConfig, StageContext, StageStopped, Task
+from insvie.engine import Child, Input, Need, Outcome, Stage, StageConfig, StageContext, StageStopped, Task
 from insvie.engine.work import outcome_for_error
 from insvie.stages.chat_model import ChatModelConfig, make_chat
-from insvie.stages.frames import item_frame
+from insvie.stages.frames import STORED_CLIP, item_frame
 from insvie.stages.preflight import chat_needs
 from insvie.stages.prompts import (
     CAPTION_PROMPT,
@@ -86,25 +86,23 @@ class Instruct(Stage):
     name = "instruct"
     consumes = "clip"
     makes = "edit"
+    after = ("clip_store",)
+    section = "instruct"
+    identity = "insvie.stages.instruct.Instruct"
     config_class = InstructConfig
     config: InstructConfig
 
-    def __init__(
-        self,
-        config: InstructConfig | None = None,
-        *,
-        name: str | None = None,
-        consumes: str | None = None,
-        makes: str = "edit",
-    ) -> None:
-        super().__init__(config, name=name, consumes=consumes)
-        self.makes = makes  # type: ignore[misc]
+    def __init__(self, config: InstructConfig | None = None) -> None:
+        super().__init__(config)
         if self.config.source == "llm":
             # Items go to the endpoint concurrently, so a batch holds as many as may be in flight.
-            self.batch_size = self.config.chat.concurrency  # type: ignore[misc]
+            self.batch_size = self.config.chat.concurrency
 
     def describe(self) -> dict:
         return {**super().describe(), "makes": self.makes}
+
+    def reads(self) -> tuple[Input, ...]:
+        return (STORED_CLIP,)
 
     def needs(self) -> list[Need]:
         return chat_needs(self.config.chat, "instruct.chat") if self.config.source == "llm" else []
@@ -234,3 +232,15 @@ class Instruct(Stage):
             return Outcome.rejected(task.item_id, "no_valid_proposal", output)
         children = [self._child(task, i, p) for i, p in enumerate(proposals)]
         return Outcome.done(task.item_id, output, children=children)
+
+
+class ImageInstruct(Instruct):
+    """Instructions for images: each kept image becomes an image edit request."""
+
+    name = "image_instruct"
+    consumes = "image"
+    makes = "image_edit"
+    after = ("image_dedup",)
+
+    def reads(self) -> tuple[Input, ...]:
+        return ()

@@ -34,6 +34,9 @@ class InstructionDedupConfig(StageConfig):
 class InstructionDedup(Stage):
     name = "instruction_dedup"
     consumes = "edit"
+    after = ("instruct",)
+    section = "instruction_dedup"
+    identity = "insvie.stages.instruction_dedup.InstructionDedup"
     scope = "all"
     config_class = InstructionDedupConfig
     config: InstructionDedupConfig
@@ -76,3 +79,11 @@ class InstructionDedup(Stage):
             else:
                 outcomes.append(Outcome.done(item_id, {"group_of": head}))
         return outcomes
+
+
+class ImageInstructionDedup(InstructionDedup):
+    """The same collapse over the image branch's requests."""
+
+    name = "image_instruction_dedup"
+    consumes = "image_edit"
+    after = ("image_instruct",)

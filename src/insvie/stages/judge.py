@@ -9,17 +9,18 @@ rejected candidates' too, with the judge's model name as the endpoint reported i
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from insvie.engine import Need, Outcome, Resources, Stage, StageConfig, StageContext, Task
+from insvie.engine import Input, Need, Outcome, Resources, Stage, StageConfig, StageContext, Task
 from insvie.stages.chat_model import ChatModelConfig, make_chat
-from insvie.stages.frames import choice, request_frame
+from insvie.stages.frames import choice, request_frame, request_source
 from insvie.stages.preflight import chat_needs
 from insvie.stages.prompts import JUDGE_GUIDELINE, JUDGE_SCHEMA
 
@@ -83,28 +84,16 @@ def judge_pairs(
     }
 
 
-class Judge(Stage):
-    name = "judge"
-    consumes = "edit"
-    resources = Resources(cpus=1, actor=True)  # keeps its client (and a local model) between batches
+class _ChatJudge(Stage):
+    """What both judging rounds share: the judge's settings, its chat client kept in an actor, and one
+    request round per item."""
+
+    section = "judge"
     config_class = JudgeConfig
     config: JudgeConfig
 
-    def __init__(
-        self,
-        config: JudgeConfig | None = None,
-        *,
-        name: str | None = None,
-        consumes: str | None = None,
-        edit_step: str = "edit",
-        prefilter_step: str | None = None,
-    ) -> None:
-        super().__init__(config, name=name, consumes=consumes)
-        self.edit_step = edit_step
-        self.prefilter_step = prefilter_step
-
-    def describe(self) -> dict:
-        return {**super().describe(), "edit_step": self.edit_step, "prefilter_step": self.prefilter_step}
+    def resources(self) -> Resources:
+        return Resources(cpus=1, actor=True)  # keeps its client (and a local model) between batches
 
     def needs(self) -> list[Need]:
         return chat_needs(self.config.chat, "judge.chat")
@@ -115,6 +104,34 @@ class Judge(Stage):
 
     def process(self, batch: list[Task]) -> list[Outcome]:
         return [self._judge(task) for task in batch]
+
+    @abstractmethod
+    def _judge(self, task: Task) -> Outcome: ...
+
+
+class Judge(_ChatJudge):
+    name = "judge"
+    consumes = "edit"
+    after = ("clip_prefilter", "edit")
+    identity = "insvie.stages.judge.Judge"
+    edit_step: ClassVar[str] = "edit"
+    prefilter: ClassVar[str] = "clip_prefilter"
+
+    def __init__(self, config: JudgeConfig | None = None, *, prefiltered: bool = False) -> None:
+        super().__init__(config)
+        self.prefilter_step = self.prefilter if prefiltered else None
+
+    @classmethod
+    def from_build(cls, build: Any) -> Stage | None:
+        """Only the candidates the CLIP pre-filter passed are judged, when the build has one."""
+        return cls(build.judge, prefiltered=build.prefilter.enabled) if build.judge.enabled else None
+
+    def describe(self) -> dict:
+        return {**super().describe(), "edit_step": self.edit_step, "prefilter_step": self.prefilter_step}
+
+    def reads(self) -> tuple[Input, ...]:
+        prefilter = (Input(self.prefilter_step, ("passing",)),) if self.prefilter_step else ()
+        return (Input(self.edit_step), *prefilter, *request_source(self.consumes))
 
     def _judge(self, task: Task) -> Outcome:
         edit = task.inputs[self.edit_step]
@@ -148,7 +165,17 @@ class Judge(Stage):
         return Outcome.done(task.item_id, output)
 
 
-class VideoJudge(Stage):
+class ImageJudge(Judge):
+    """The same judge over the image branch's candidates."""
+
+    name = "image_judge"
+    consumes = "image_edit"
+    after = ("image_clip_prefilter", "image_edit")
+    edit_step = "image_edit"
+    prefilter = "image_clip_prefilter"
+
+
+class VideoJudge(_ChatJudge):
     """The second filtering round: the same judge on sampled frames of the propagated video.
 
     Propagation can drift, wash out or break the edit later in the clip; the frame-one judgement
@@ -158,19 +185,12 @@ class VideoJudge(Stage):
 
     name = "video_judge"
     consumes = "triplet"
-    resources = Resources(cpus=1, actor=True)
-    config_class = JudgeConfig
-    config: JudgeConfig
+    after = ("refilter",)
 
-    def needs(self) -> list[Need]:
-        return chat_needs(self.config.chat, "judge.chat")
-
-    def setup(self, ctx: StageContext) -> None:
-        self.ctx = ctx
-        self.chat = make_chat(self.config.chat, root=ctx.root, step=self.name)
-
-    def process(self, batch: list[Task]) -> list[Outcome]:
-        return [self._judge(task) for task in batch]
+    @classmethod
+    def from_build(cls, build: Any) -> Stage | None:
+        """Only with the judge on and frames to sample."""
+        return cls(build.judge) if build.judge.enabled and build.judge.video_positions else None
 
     def _judge(self, task: Task) -> Outcome:
         from insvie.media import read_frames

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable
-from pathlib import Path
 from urllib.parse import urlsplit
 
+from insvie.backends import hub
 from insvie.engine import Need, Step
 from insvie.errors import ConfigError
 from insvie.stages.chat_model import ChatModelConfig
@@ -35,21 +35,20 @@ def chat_needs(config: ChatModelConfig, key: str) -> list[Need]:
     return [Need(where, "endpoint", resolve_base_url(config.base_url, config.base_url_env))]
 
 
-def model_problem(value: str) -> str | None:
-    """Why the model ``value`` (a hub id or folder) cannot be loaded here, or None."""
-    from insvie.backends.hub import hub_offline, in_hub_cache
+# How a build's list of problems words each of :func:`insvie.backends.hub.unavailable`'s reasons.
+_MODEL_PROBLEMS = {
+    hub.NOT_A_FOLDER: "{model} is a file, not a model folder",
+    hub.NO_SUCH_FOLDER: "no such folder: {model}",
+    hub.OFFLINE_UNCACHED: "{model} is neither a local folder nor in the Hugging Face cache, and the hub is "
+    "offline (HF_HUB_OFFLINE=1): download it first or give a local folder",
+}
 
-    folder = Path(value).expanduser()
-    if folder.exists():
-        return None if folder.is_dir() else f"{value} is a file, not a model folder"
-    if value.startswith(("/", "./", "../", "~")) or value.count("/") > 1:
-        return f"no such folder: {value}"
-    if hub_offline() and not in_hub_cache(value):
-        return (
-            f"{value} is neither a local folder nor in the Hugging Face cache, and the hub is offline "
-            "(HF_HUB_OFFLINE=1): download it first or give a local folder"
-        )
-    return None
+
+def model_problem(value: str) -> str | None:
+    """Why the model ``value`` (a hub id or folder) cannot be loaded here, or None (the rules are
+    :mod:`insvie.backends.hub`'s, so a build refuses what its steps would fail to load)."""
+    reason = hub.unavailable(value)
+    return None if reason is None else _MODEL_PROBLEMS[reason].format(model=value)
 
 
 def endpoint_problem(url: str) -> str | None:

@@ -10,60 +10,26 @@ is kept in the result and the triplet's meta (``propagation_drift``), and ``i2v.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from PIL import Image
 from pydantic import Field, model_validator
 
-from insvie.backends.propagation import get_propagator, is_image_to_video, summarize
+from insvie.backends.propagation import PropagationInputs, is_image_to_video, propagation_backend
 from insvie.backends.propagation.flow_warp import FlowWarpConfig
-from insvie.engine import Child, Need, Outcome, Resources, Stage, StageConfig, StageContext, Task
-from insvie.engine.stage import OPERATIONAL
+from insvie.backends.propagation.i2v.settings import I2VSettings
+from insvie.backends.propagation.i2v.windows import drifted
+from insvie.engine import Child, Input, Need, Outcome, Resources, Stage, StageConfig, StageContext, Task
 from insvie.media import read_frames, write_video
-from insvie.stages.frames import chosen_edit, parent_clip_file
+from insvie.settings import OPERATIONAL
+from insvie.stages.frames import chosen_edit, parent_clip_file, request_source
 
 
-class I2VConfig(StageConfig):
-    """Image-to-video propagation (``backend: svd`` or ``wan``); defaults as ``I2VSettings``."""
+class I2VConfig(I2VSettings):
+    """The ``i2v`` section: the image-to-video backend's own settings (declared once, as
+    :class:`I2VSettings`) and what a step adds to them, GPUs per worker and the drift limits."""
 
-    model: Annotated[str | None, Field(description="Hub id or local folder of the diffusers pipeline.")] = (
-        None
-    )
-    revision: str | None = None
-    num_frames: Annotated[int, Field(ge=2, description="Frames per window; windows share one frame.")] = 25
-    height: Annotated[int, Field(ge=8, description="Working height (rounded to the model's grid).")] = 576
-    width: Annotated[int, Field(ge=8, description="Working width.")] = 1024
-    steps: Annotated[int, Field(ge=1)] = 25
-    feature_injection: Annotated[
-        float, Field(ge=0, le=1, description="Share of steps with source features.")
-    ] = 0.2
-    attention_injection: Annotated[
-        float, Field(ge=0, le=1, description="Share with source attention q/k.")
-    ] = 0.2
-    inject_blocks: Literal["up", "all"] = "up"
-    inversion_correction: bool = True
-    guidance: Annotated[float | None, Field(ge=1, description="None: the backend's (SVD 3.0, Wan 5.0).")] = (
-        None
-    )
-    min_guidance: Annotated[float, Field(ge=1, description="SVD: guidance at the first frame.")] = 1.0
-    fps: Annotated[int, Field(ge=1, description="SVD micro-conditioning.")] = 7
-    motion_bucket_id: Annotated[int, Field(ge=0)] = 127
-    noise_aug_strength: Annotated[float, Field(ge=0)] = 0.02
-    prompt: Annotated[str, Field(description="Wan: text prompt; empty by default.")] = ""
-    negative_prompt: str = ""
-    dtype: Annotated[str | None, Field(description="float16, bfloat16 or float32 (default: by device).")] = (
-        None
-    )
-    decode_chunk_size: Annotated[int | None, Field(ge=1, description="Frames per VAE decode (memory).")] = (
-        None
-    )
-    device: Annotated[str, Field(description="auto, cpu or cuda[:N].", json_schema_extra=OPERATIONAL)] = (
-        "auto"
-    )
-    cpu_offload: Annotated[
-        bool, Field(description="Model CPU offload (CUDA).", json_schema_extra=OPERATIONAL)
-    ] = False
     gpus: Annotated[
         float, Field(ge=0, description="GPUs per worker on Ray.", json_schema_extra=OPERATIONAL)
     ] = 0.0
@@ -81,17 +47,11 @@ class I2VConfig(StageConfig):
     def drifted(self, drift: dict[str, list[float]]) -> bool:
         """Whether any window drifted beyond the limits (``window_drift`` of the propagation's summary,
         :func:`insvie.backends.propagation.summarize`)."""
-        return any(
-            limit is not None and max(drift[key]) > limit
-            for key, limit in (("colour", self.max_drift), ("structure", self.max_structure_drift))
-        )
+        return drifted(drift, colour=self.max_drift, structure=self.max_structure_drift)
 
-    def settings(self, seed: int) -> Any:
-        """The backend's ``I2VSettings`` (model required) with this item's seed."""
-        from insvie.backends.propagation.i2v import I2VSettings
-
-        fields = self.model_dump(exclude={"gpus", "max_drift", "max_structure_drift"})
-        return I2VSettings(**fields, seed=seed)
+    def resources(self) -> Resources:
+        """A worker that keeps the image-to-video model loaded between batches."""
+        return Resources(cpus=1, gpus=self.gpus, memory_gb=16, actor=True)
 
 
 class PropagateConfig(StageConfig):
@@ -123,6 +83,10 @@ class PropagateConfig(StageConfig):
             raise ValueError(f"the {self.backend} propagator needs i2v.model (a hub id or a local folder)")
         return self
 
+    def flow_warp(self) -> FlowWarpConfig:
+        """The flow-warp knobs this step sets (the others keep the backend's defaults)."""
+        return FlowWarpConfig(flow_size=self.flow_size, reanchor_every=self.reanchor_every)
+
 
 def triplet_meta(task: Task, source_media: str | None, **extra: object) -> dict:
     """What every triplet carries: where it came from, what was asked, and how it was made.
@@ -139,7 +103,7 @@ def triplet_meta(task: Task, source_media: str | None, **extra: object) -> dict:
     }
 
 
-def _revision(config: I2VConfig) -> str | None:
+def _revision(config: I2VSettings) -> str | None:
     """The commit the weights came from when it is known offline (provenance of the edited video)."""
     from insvie.backends.hub import resolve_revision
 
@@ -147,11 +111,26 @@ def _revision(config: I2VConfig) -> str | None:
 
 
 class Propagate(Stage):
+    """A thin adapter: the propagation registry decides what each backend takes and records."""
+
     name = "propagate"
     consumes = "edit"
     makes = "triplet"
+    choice_steps: ClassVar[tuple[str, ...]] = ("judge", "clip_prefilter", "edit")
+    after = choice_steps
+    section = "propagate"
+    identity = "insvie.stages.propagate.Propagate"
     config_class = PropagateConfig
     config: PropagateConfig
+
+    def describe(self) -> dict:
+        return {**super().describe(), "choice_steps": list(self.choice_steps)}
+
+    def reads(self) -> tuple[Input, ...]:
+        return (Input(self.choice_steps), *request_source(self.consumes))
+
+    def resources(self) -> Resources:
+        return self.config.i2v.resources() if is_image_to_video(self.config.backend) else Resources()
 
     def needs(self) -> list[Need]:
         cfg = self.config
@@ -162,63 +141,43 @@ class Propagate(Stage):
     def setup(self, ctx: StageContext) -> None:
         self.ctx = ctx
 
-    def __init__(
-        self,
-        config: PropagateConfig | None = None,
-        *,
-        name: str | None = None,
-        consumes: str | None = None,
-        choice_steps: tuple[str, ...] = ("judge", "clip_prefilter", "edit"),
-    ) -> None:
-        super().__init__(config, name=name, consumes=consumes)
-        self.choice_steps = choice_steps
-        if is_image_to_video(self.config.backend):
-            # The image-to-video model stays loaded in an actor between batches.
-            self.resources = Resources(cpus=1, gpus=self.config.i2v.gpus, memory_gb=16, actor=True)  # type: ignore[misc]
-
-    def describe(self) -> dict:
-        return {**super().describe(), "choice_steps": list(self.choice_steps)}
-
-    def _edited_frame(self, frame_path: str) -> np.ndarray | None:
-        """The chosen edited first frame (``framewise`` re-applies the edit and needs none)."""
-        if self.config.backend == "framewise":
-            return None
-        return np.asarray(Image.open(self.ctx.resolve(frame_path)).convert("RGB"))
-
-    def _options(self, task: Task, choice: dict[str, Any]) -> dict[str, Any]:
-        """The propagator's keywords: its settings, and for ``framewise`` the edit to re-apply."""
-        cfg = self.config
-        if is_image_to_video(cfg.backend):
-            return {"config": cfg.i2v.settings(task.seed("propagate") % (2**31))}
-        if cfg.backend == "framewise":
-            operator = task.meta.get("operator")
-            if operator is None:
-                raise ValueError(f"{task.item_id}: framewise propagation needs a procedural operator")
-            return {"operator": operator, "strength": choice["strength"], "seed": task.seed("edit") % (2**31)}
-        return {"config": FlowWarpConfig(flow_size=cfg.flow_size, reanchor_every=cfg.reanchor_every)}
-
     def process(self, batch: list[Task]) -> list[Outcome]:
         return [self._propagate(task) for task in batch]
 
+    def _inputs(self, task: Task, choice: dict[str, Any]) -> PropagationInputs:
+        """Everything this item offers a propagator; the backend takes its part."""
+        cfg = self.config
+        return PropagationInputs(
+            flow_warp=cfg.flow_warp(),
+            i2v=cfg.i2v,
+            seed=task.seed("propagate") % (2**31),
+            operator=task.meta.get("operator"),
+            strength=choice.get("strength"),
+            edit_seed=task.seed("edit") % (2**31),
+        )
+
     def _propagate(self, task: Task) -> Outcome:
         cfg = self.config
+        backend = propagation_backend(cfg.backend)
         frame_path, choice = chosen_edit(task, self.choice_steps)
         clip = parent_clip_file(task, self.ctx)
         if clip is None:
             raise ValueError(f"{task.item_id}: its clip has no stored file (did clip_store run before?)")
         source = read_frames(clip)
-        output: dict = {"backend": cfg.backend, "edited_frame": frame_path}
-        result = get_propagator(cfg.backend)(
-            source, self._edited_frame(frame_path), **self._options(task, choice)
+        edited_frame = (
+            np.asarray(Image.open(self.ctx.resolve(frame_path)).convert("RGB"))
+            if backend.reads_edited_frame
+            else None
         )
-        output.update(summarize(cfg.backend, result.diagnostics))
-        if is_image_to_video(cfg.backend):
+        output: dict = {"backend": cfg.backend, "edited_frame": frame_path}
+        result = backend.propagate(source, edited_frame, self._inputs(task, choice))
+        output.update(backend.summarize(result.diagnostics))
+        if backend.image_to_video:
             output["model_revision"] = _revision(cfg.i2v)
             if cfg.i2v.drifted(output["window_drift"]):
                 return Outcome.rejected(task.item_id, "drift", output)
-        edited = result.video
         file = self.ctx.new_file(".mp4")
-        write_video(file, edited, task.parent_meta.get("fps", 8.0), crf=cfg.crf)
+        write_video(file, result.video, task.parent_meta.get("fps", 8.0), crf=cfg.crf)
         meta = triplet_meta(
             task,
             self.ctx.relpath(clip),

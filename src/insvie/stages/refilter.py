@@ -70,6 +70,7 @@ class RefilterConfig(StageConfig):
 class Refilter(Stage):
     name = "refilter"
     consumes = "triplet"
+    section = "refilter"
     config_class = RefilterConfig
     config: RefilterConfig
 

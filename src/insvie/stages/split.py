@@ -69,6 +69,7 @@ class Split(Stage):
     name = "split"
     consumes = "video"
     makes = "clip"
+    section = "split"
     config_class = SplitConfig
     config: SplitConfig
 

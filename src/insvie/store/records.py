@@ -52,6 +52,11 @@ def to_json(value: Any, what: str) -> str:
         raise StoreError(f"{what}: not storable as JSON ({exc})") from exc
 
 
+def from_json(text: str | None) -> Any:
+    """A stored JSON column's value; SQL NULL is None (the inverse of :func:`to_json`)."""
+    return None if text is None else json.loads(text)
+
+
 def config_hash(config: Mapping[str, Any]) -> str:
     """The sha256 of a config's canonical JSON: the same settings give the same hash in any key order.
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from insvie.tiny._common import save, seeded
-from insvie.tiny.tokenizer_builders import CLIP_MAX_LENGTH, tiny_clip_tokenizer
+from insvie.tiny._sd_parts import SD_LATENT_CHANNELS, tiny_clip_text_encoder, tiny_sd_vae
+from insvie.tiny.tokenizer_builders import tiny_clip_tokenizer
 
 
 def build_tiny_instruct_pix2pix(dest: str | Path, *, seed: int = 0) -> Path:
@@ -15,19 +16,17 @@ def build_tiny_instruct_pix2pix(dest: str | Path, *, seed: int = 0) -> Path:
     latents, VAE factor 8, CLIP text encoder, Euler-ancestral scheduler, no safety checker).
     """
     from diffusers import (
-        AutoencoderKL,
         EulerAncestralDiscreteScheduler,
         StableDiffusionInstructPix2PixPipeline,
         UNet2DConditionModel,
     )
-    from transformers import CLIPTextConfig, CLIPTextModel
 
     tokenizer = tiny_clip_tokenizer()
     with seeded(seed):
         unet = UNet2DConditionModel(
             sample_size=8,
-            in_channels=8,
-            out_channels=4,
+            in_channels=SD_LATENT_CHANNELS * 2,  # noisy latents beside the source image's
+            out_channels=SD_LATENT_CHANNELS,
             block_out_channels=(8, 16),
             layers_per_block=1,
             down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
@@ -36,32 +35,8 @@ def build_tiny_instruct_pix2pix(dest: str | Path, *, seed: int = 0) -> Path:
             attention_head_dim=2,
             norm_num_groups=4,
         )
-        vae = AutoencoderKL(
-            sample_size=32,
-            in_channels=3,
-            out_channels=3,
-            latent_channels=4,
-            block_out_channels=(4, 8, 8, 8),
-            down_block_types=("DownEncoderBlock2D",) * 4,
-            up_block_types=("UpDecoderBlock2D",) * 4,
-            layers_per_block=1,
-            norm_num_groups=4,
-        )
-        text_encoder = CLIPTextModel(
-            CLIPTextConfig(
-                vocab_size=len(tokenizer),
-                hidden_size=16,
-                intermediate_size=32,
-                projection_dim=16,
-                num_hidden_layers=2,
-                num_attention_heads=2,
-                max_position_embeddings=CLIP_MAX_LENGTH,
-                layer_norm_eps=1e-5,
-                bos_token_id=0,
-                eos_token_id=1,
-                pad_token_id=1,
-            )
-        )
+        vae = tiny_sd_vae()
+        text_encoder = tiny_clip_text_encoder(len(tokenizer), num_hidden_layers=2)
     scheduler = EulerAncestralDiscreteScheduler(
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000
     )

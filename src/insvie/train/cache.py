@@ -83,7 +83,7 @@ def encode_prompts(
     text_encoder: Any, tokenizer: Any, prompts: list[str], max_sequence_length: int
 ) -> torch.Tensor:
     """T5 embeddings (B, L, D), padded to ``max_sequence_length`` as the pipeline does."""
-    from insvie.editor.pipeline import t5_embeddings
+    from insvie.editor.prompts import t5_embeddings
 
     return t5_embeddings(text_encoder, tokenizer, prompts, max_sequence_length)
 

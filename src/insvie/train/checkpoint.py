@@ -1,4 +1,4 @@
-"""Training checkpoints with exact resume, and the final pipeline folder.
+"""Training checkpoints with exact resume (the final pipeline folder is written by ``train/final.py``).
 
 A checkpoint ``<output_dir>/checkpoints/step-NNNNNNNN/`` holds ``accelerator.save_state`` (model,
 optimizer, registered LR scheduler, accelerate's RNG states) plus one ``train_state_<rank>.pt`` per

@@ -53,12 +53,9 @@ class PerceptualLoss(torch.nn.Module):
         """A backbone from a hub id or a folder: a vision model, or a CLIP-style model's vision tower."""
         from transformers import AutoImageProcessor, AutoModel
 
-        from insvie.errors import ConfigError
+        from insvie.backends.hub import load_pretrained
 
-        try:
-            loaded = AutoModel.from_pretrained(model)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ConfigError(f"perceptual.model {model}: cannot load it: {exc}") from exc
+        loaded = load_pretrained("perceptual.model", model, AutoModel.from_pretrained, model)
         backbone = getattr(loaded, "vision_model", loaded)
         mean, std = IMAGENET_MEAN, IMAGENET_STD
         try:

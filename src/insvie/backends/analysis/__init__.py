@@ -14,7 +14,9 @@ and on sampled frames, and returns plain floats (or dataclasses with ``as_dict``
     consistency  motion_fidelity, warp_error, flicker, quality_ratio   edited vs source
     persistence  edit_persistence                             does the first-frame edit last?
     refilter     refilter_metrics, refilter_failures, refilter_pair   the refilter step's whole decision
-    curation     clip_signals -> ClipSignals                  what the clip gate decides on
+    curation     clip_signals, text_ratio, image_signals      what the quality gates decide on
+    gates        clip_verdict, image_verdict                  the quality gates' whole decision
+    verdict      Verdict                                      what a filter's decision returns
 """
 
 from insvie.backends.analysis.consistency import (
@@ -28,8 +30,15 @@ from insvie.backends.analysis.consistency import (
     visible_masks,
     warp_error,
 )
-from insvie.backends.analysis.curation import ClipSignals, clip_signals
+from insvie.backends.analysis.curation import (
+    ClipSignals,
+    ImageSignals,
+    clip_signals,
+    image_signals,
+    text_ratio,
+)
 from insvie.backends.analysis.flow import VideoFlows, flow_magnitude, optical_flow, resize_flow, video_flows
+from insvie.backends.analysis.gates import ClipLimits, ImageLimits, clip_verdict, image_verdict
 from insvie.backends.analysis.motion import (
     MotionStats,
     camera_flow,
@@ -61,30 +70,33 @@ from insvie.backends.analysis.quality import (
 )
 from insvie.backends.analysis.refilter import (
     RefilterLimits,
-    RefilterVerdict,
     edit_metrics,
     refilter_failures,
     refilter_metrics,
     refilter_pair,
 )
 from insvie.backends.analysis.shots import ShotConfig, ShotDetector, content_scores, detect_shots
+from insvie.backends.analysis.verdict import Verdict
 from insvie.backends.analysis.warp import backward_warp, occlusion_mask
 from insvie.backends.analysis.working import evenly_spaced, frame_pairs, shrink, shrink_video
 
 __all__ = [
+    "ClipLimits",
     "ClipSignals",
     "Duplicate",
     "EditPersistence",
     "Exposure",
     "Flicker",
     "FrameQuality",
+    "ImageLimits",
+    "ImageSignals",
     "MotionFidelity",
     "MotionStats",
     "QualityRatio",
     "RefilterLimits",
-    "RefilterVerdict",
     "ShotConfig",
     "ShotDetector",
+    "Verdict",
     "VideoFlows",
     "backward_warp",
     "blockiness",
@@ -93,6 +105,7 @@ __all__ = [
     "clip_hash",
     "clip_quality",
     "clip_signals",
+    "clip_verdict",
     "colourfulness",
     "content_scores",
     "detect_shots",
@@ -107,6 +120,8 @@ __all__ = [
     "frame_pairs",
     "frame_quality",
     "hamming",
+    "image_signals",
+    "image_verdict",
     "motion_fidelity",
     "motion_from_flows",
     "motion_label",
@@ -125,6 +140,7 @@ __all__ = [
     "shrink",
     "shrink_video",
     "source_flows",
+    "text_ratio",
     "video_flows",
     "visible_masks",
     "warp_error",

@@ -41,15 +41,11 @@ with it. Tune the limits per dataset.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
 
 from insvie.backends.analysis.consistency import (
-    DEFAULT_MAX_SIDE,
-    DEFAULT_PAIRS,
-    DEFAULT_PRESET,
     edited_flows,
     flicker,
     motion_fidelity,
@@ -58,9 +54,10 @@ from insvie.backends.analysis.consistency import (
     tracked_motion,
     unexplained_flicker,
 )
-from insvie.backends.analysis.flow import Preset, VideoFlows
+from insvie.backends.analysis.flow import VideoFlows
 from insvie.backends.analysis.persistence import edit_persistence
 from insvie.backends.analysis.quality import detail_ratio
+from insvie.backends.analysis.verdict import Verdict
 
 # Metrics are stored rounded to this many digits and the checks read the stored values, so a re-read
 # of a dataset's numbers reaches the same verdict as the build did.
@@ -110,27 +107,13 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class RefilterVerdict:
-    """What the refilter records for a pair: ``reason`` is None when it passes, else the funnel reason
-    (``shape_mismatch`` or the first failed check); ``output`` is the JSON kept with the result."""
-
-    reason: str | None
-    output: dict[str, Any] = field(default_factory=dict)
-
-
 def edit_metrics(
-    source: np.ndarray,
-    edited: np.ndarray,
-    *,
-    flows: VideoFlows | None = None,
-    pairs: int | None = DEFAULT_PAIRS,
-    max_side: int | None = DEFAULT_MAX_SIDE,
-    preset: Preset = DEFAULT_PRESET,
+    source: np.ndarray, edited: np.ndarray, *, flows: VideoFlows | None = None
 ) -> dict[str, float]:
     """The flow, persistence and quality metrics as a flat ``{name: float}``, unrounded (all the refilter
-    records but ``detail_ratio``: :func:`refilter_metrics` is what it records); ``flows`` are the
-    source's if already known.
+    records but ``detail_ratio``: :func:`refilter_metrics` is what it records). The refilter measures at
+    one working resolution and sampling, :func:`source_flows`' defaults; ``flows`` are the source's made
+    so, if already known.
 
     Keys: ``motion_epe``, ``motion_epe_max``, ``motion_relative_epe``, ``source_motion``,
     ``edited_motion``, ``motion_tracked_relative_epe``, ``motion_tracked_epe``,
@@ -142,10 +125,10 @@ def edit_metrics(
     ``source_blockiness``, ``edited_blockiness``, ``blockiness_delta``.
     """
     if flows is None:
-        flows = source_flows(source, pairs=pairs, max_side=max_side, preset=preset)
-    fidelity = motion_fidelity(source, edited, flows=flows, preset=preset)
+        flows = source_flows(source)
+    fidelity = motion_fidelity(source, edited, flows=flows)
     flick = flicker(source, edited, flows=flows)
-    own = edited_flows(edited, flows, preset=preset)
+    own = edited_flows(edited, flows)
     tracked = tracked_motion(source, edited, flows=flows, edit_flows=own)
     unexplained = unexplained_flicker(source, edited, flows=flows, edit_flows=own)
     persist = edit_persistence(source, edited)
@@ -222,7 +205,7 @@ def refilter_failures(
 
 def refilter_pair(
     source: np.ndarray, edited: np.ndarray, limits: RefilterLimits, category: str | None = None
-) -> RefilterVerdict:
+) -> Verdict:
     """The refilter's verdict on a decoded (source, edited) pair of an edit of ``category``.
 
     Videos of different shapes cannot be compared frame by frame: ``shape_mismatch``, with both shapes.
@@ -230,7 +213,7 @@ def refilter_pair(
     and ``failed_checks``; the first failed check is the rejection reason.
     """
     if source.shape != edited.shape:
-        return RefilterVerdict("shape_mismatch", {"source": list(source.shape), "edited": list(edited.shape)})
+        return Verdict("shape_mismatch", {"source": list(source.shape), "edited": list(edited.shape)})
     metrics = refilter_metrics(source, edited)
     failed = refilter_failures(metrics, limits, category)
-    return RefilterVerdict(failed[0] if failed else None, {"metrics": metrics, "failed_checks": failed})
+    return Verdict(failed[0] if failed else None, {"metrics": metrics, "failed_checks": failed})

@@ -23,7 +23,13 @@ from insvie.backends.chat.cache import ReplyCache, cache_key
 from insvie.backends.chat.errors import ChatError
 from insvie.backends.chat.reply import ChatReply, add_usage
 from insvie.backends.chat.retry import backoff_delay, retry_after_seconds, retryable_status
-from insvie.backends.chat.structured import make_validator, message_text, parse_reply, response_format
+from insvie.backends.chat.structured import (
+    correction_turns,
+    make_validator,
+    message_text,
+    parse_reply,
+    response_format,
+)
 from insvie.backends.chat.transport import HttpResponse, http_request
 from insvie.errors import ConfigError
 
@@ -300,7 +306,7 @@ class ChatClient:
                 logger.info(
                     "%s: %s; asking again (%d/%d)", self.model, exc.reason, content_retries, self.max_retries
                 )
-                messages = [*messages, *_feedback(text, exc)]
+                messages = [*messages, *correction_turns(text, exc)]
                 continue
             return ChatReply(
                 data=data,
@@ -316,18 +322,3 @@ class ChatClient:
 def _fingerprint(body: dict[str, Any]) -> str | None:
     value = body.get("system_fingerprint")
     return str(value) if value else None
-
-
-def _feedback(previous: str, error: ChatError) -> list[dict[str, Any]]:
-    """The bad reply and a user turn saying what was wrong, so the retry can correct it."""
-    if error.reason == "truncated":
-        problem = "Your reply was cut off before the JSON ended. Reply with a shorter JSON object."
-    else:
-        problem = f"Your reply was not valid ({error.reason}: {error.detail})."
-    return [
-        {"role": "assistant", "content": previous},
-        {
-            "role": "user",
-            "content": f"{problem} Reply again with only a JSON object that matches the schema.",
-        },
-    ]

@@ -1,4 +1,4 @@
-"""Structured output: the ``response_format`` request field, and turning a reply into checked data.
+"""Structured output: the ``response_format`` field, turning a reply into checked data, asking again.
 
 The server is asked to follow the schema (OpenAI, vLLM and Ollama constrain decoding to it), and
 the reply is still parsed and validated here, because not every server or model honours the
@@ -94,3 +94,22 @@ def parse_reply(
         where = error.json_path if error.path else "the top level"
         raise ChatError("schema_mismatch", _short(f"at {where}: {error.message}"), retryable=True)
     return data
+
+
+def correction_turns(previous: str, error: ChatError) -> list[dict[str, Any]]:
+    """The bad reply and a user turn saying what was wrong, so the retry can correct it.
+
+    Shared by every structured backend (the HTTP client and the local VLM), so a model is told the
+    same thing whichever of them asks it again.
+    """
+    if error.reason == "truncated":
+        problem = "Your reply was cut off before the JSON ended. Reply with a shorter JSON object."
+    else:
+        problem = f"Your reply was not valid ({error.reason}: {error.detail})."
+    return [
+        {"role": "assistant", "content": previous},
+        {
+            "role": "user",
+            "content": f"{problem} Reply again with only a JSON object that matches the schema.",
+        },
+    ]

@@ -1,7 +1,7 @@
 """What the diffusers editors share: lazy loading, memory options, working sizes, batching and seeding.
 
 A backend subclass says which pipeline class it drives, its size grid, its default working resolution,
-how a :class:`GuidanceSetting` maps onto the pipeline's arguments and how to call it. Everything that
+the pipeline's names for text and image guidance, and how it takes the prompt and image. Everything that
 makes results reproducible lives here, once:
 
 - every candidate draws its noise from its own CPU ``torch.Generator`` seeded by
@@ -49,7 +49,7 @@ def _chunks(items: list[int], size: int | None) -> list[list[int]]:
 
 
 class DiffusersEditor:
-    """Base of the diffusers-backed editors; subclasses set the class attributes and :meth:`_run`."""
+    """Base of the diffusers-backed editors; subclasses set the class attributes (and :meth:`_inputs`)."""
 
     name: ClassVar[str]
     pipeline_class: ClassVar[str]  # attribute of the diffusers package
@@ -195,6 +195,21 @@ class DiffusersEditor:
         area = None if self.resolution == "input" else int(self.resolution) ** 2
         return working_size(height, width, self.multiple, area)
 
+    def _inputs(self, image: Any, instruction: str, count: int, size: tuple[int, int]) -> dict[str, Any]:
+        """The pipeline's prompt, image and size arguments for ``count`` candidates of one setting.
+
+        By default the one-prompt form the FLUX-style pipelines take: ``count`` images per prompt, made
+        at the working ``size``; a subclass adds its own keywords or replaces the form.
+        """
+        height, width = size
+        return {
+            "image": image,
+            "prompt": instruction,
+            "height": height,
+            "width": width,
+            "num_images_per_prompt": count,
+        }
+
     def _run(
         self,
         image: Any,
@@ -203,8 +218,22 @@ class DiffusersEditor:
         generators: list[Any],
         size: tuple[int, int],
     ) -> np.ndarray:
-        """One pipeline call: ``len(generators)`` images (NxHxWx3 floats in [0, 1]) at ``size``."""
-        raise NotImplementedError
+        """One pipeline call: ``len(generators)`` images (NxHxWx3 floats in [0, 1]) at ``size``.
+
+        The guidance goes under the names in :attr:`guidance_arguments`, so the names a backend
+        records in :meth:`describe` are the ones its pipeline is called with.
+        """
+        text_arg, image_arg = self.guidance_arguments
+        guidance: dict[str, float | None] = {text_arg: setting.text_guidance}
+        if image_arg is not None:
+            guidance[image_arg] = setting.image_guidance
+        return self.pipe(
+            **self._inputs(image, instruction, len(generators), size),
+            **guidance,
+            num_inference_steps=setting.steps,
+            generator=generators,
+            output_type="np",
+        ).images
 
     def edit(
         self, image: np.ndarray, instruction: str, settings: Sequence[GuidanceSetting], *, seed: int

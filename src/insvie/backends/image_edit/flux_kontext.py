@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import numpy as np
-
 from insvie.backends.image_edit.diffusers_base import DiffusersEditor, Resolution
-from insvie.backends.image_edit.settings import GuidanceSetting
 
 
 class FluxKontextEditor(DiffusersEditor):
@@ -24,25 +21,11 @@ class FluxKontextEditor(DiffusersEditor):
     default_resolution: ClassVar[Resolution] = 1024
     guidance_arguments: ClassVar[tuple[str, str | None]] = ("guidance_scale", None)
 
-    def _run(
-        self,
-        image: Any,
-        instruction: str,
-        setting: GuidanceSetting,
-        generators: list[Any],
-        size: tuple[int, int],
-    ) -> np.ndarray:
+    def _inputs(self, image: Any, instruction: str, count: int, size: tuple[int, int]) -> dict[str, Any]:
+        """Pins both the image snap and the output area to the working size (see the module docstring)."""
         height, width = size
-        return self.pipe(
-            image=image,
-            prompt=instruction,
-            height=height,
-            width=width,
-            max_area=height * width,
-            _auto_resize=False,
-            num_inference_steps=setting.steps,
-            guidance_scale=setting.text_guidance,
-            num_images_per_prompt=len(generators),
-            generator=generators,
-            output_type="np",
-        ).images
+        return {
+            **super()._inputs(image, instruction, count, size),
+            "max_area": height * width,
+            "_auto_resize": False,
+        }

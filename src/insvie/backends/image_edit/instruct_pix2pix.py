@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import numpy as np
-
 from insvie.backends.image_edit.diffusers_base import DiffusersEditor, Resolution
 from insvie.backends.image_edit.settings import DEFAULT_IMAGE_GUIDANCE, GuidanceSetting
 
@@ -28,21 +26,7 @@ class InstructPix2PixEditor(DiffusersEditor):
         image = DEFAULT_IMAGE_GUIDANCE if setting.image_guidance is None else setting.image_guidance
         return GuidanceSetting(setting.text_guidance, image, setting.steps)
 
-    def _run(
-        self,
-        image: Any,
-        instruction: str,
-        setting: GuidanceSetting,
-        generators: list[Any],
-        size: tuple[int, int],
-    ) -> np.ndarray:
-        count = len(generators)  # one prompt and image per candidate: the pipeline deprecates broadcasting
-        return self.pipe(
-            prompt=[instruction] * count,
-            image=[image] * count,
-            num_inference_steps=setting.steps,
-            guidance_scale=setting.text_guidance,
-            image_guidance_scale=setting.image_guidance,
-            generator=generators,
-            output_type="np",
-        ).images
+    def _inputs(self, image: Any, instruction: str, count: int, size: tuple[int, int]) -> dict[str, Any]:
+        """One prompt and image per candidate (the pipeline deprecates broadcasting), and no size: the
+        pipeline makes the image's own, which is already the working size."""
+        return {"prompt": [instruction] * count, "image": [image] * count}

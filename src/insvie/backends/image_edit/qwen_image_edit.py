@@ -12,11 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
-
 from insvie.backends.hub import cannot_load
 from insvie.backends.image_edit.diffusers_base import DiffusersEditor, Resolution
-from insvie.backends.image_edit.settings import GuidanceSetting
 from insvie.errors import ConfigError
 
 
@@ -66,24 +63,6 @@ class QwenImageEditEditor(DiffusersEditor):
             "processor": "ImageOnlyQwen2VLProcessor (Qwen2VLImageProcessorPil + Qwen2Tokenizer)",
         }
 
-    def _run(
-        self,
-        image: Any,
-        instruction: str,
-        setting: GuidanceSetting,
-        generators: list[Any],
-        size: tuple[int, int],
-    ) -> np.ndarray:
-        height, width = size
-        return self.pipe(
-            image=image,
-            prompt=instruction,
-            negative_prompt=self.negative_prompt,
-            true_cfg_scale=setting.text_guidance,
-            height=height,
-            width=width,
-            num_inference_steps=setting.steps,
-            num_images_per_prompt=len(generators),
-            generator=generators,
-            output_type="np",
-        ).images
+    def _inputs(self, image: Any, instruction: str, count: int, size: tuple[int, int]) -> dict[str, Any]:
+        """The negative prompt is what switches ``true_cfg_scale`` on (see the module docstring)."""
+        return {**super()._inputs(image, instruction, count, size), "negative_prompt": self.negative_prompt}

@@ -25,7 +25,7 @@ from PIL import Image
 
 from insvie.backends.chat import ChatError, ChatReply
 from insvie.backends.chat.reply import add_usage
-from insvie.backends.chat.structured import make_validator, response_format
+from insvie.backends.chat.structured import correction_turns, make_validator, response_format
 from insvie.backends.devices import resolve_device
 from insvie.backends.hub import cannot_load, load_pretrained, model_source, weights_commit
 from insvie.backends.vlm.jsonreply import parse_json_reply
@@ -73,26 +73,6 @@ def _pick_dtype(torch: Any, dtype: Any, device: str) -> Any:
     if name is None:
         raise ConfigError(f"VLM dtype must be auto or one of {sorted(set(_DTYPES.values()))}, got {dtype!r}")
     return getattr(torch, name)
-
-
-def _feedback(previous: str, error: ChatError) -> list[dict[str, Any]]:
-    """The bad reply and a user turn saying what was wrong (the chat client's wording)."""
-    if error.reason == "truncated":
-        problem = "Your reply was cut off before the JSON ended. Reply with a shorter JSON object."
-    else:
-        problem = f"Your reply was not valid ({error.reason}: {error.detail})."
-    return [
-        {"role": "assistant", "content": [{"type": "text", "text": previous}]},
-        {
-            "role": "user",
-            "content": [
-                {
-                    "type": "text",
-                    "text": f"{problem} Reply again with only a JSON object that matches the schema.",
-                }
-            ],
-        },
-    ]
 
 
 class TransformersVLM:
@@ -265,7 +245,8 @@ class TransformersVLM:
                     raise ChatError(
                         exc.reason, f"{name}: {exc.detail}", attempts=attempt, usage=usage
                     ) from None
-                conversation = [*conversation, *_feedback(generation.text, exc)]
+                corrections, _ = to_conversation(correction_turns(generation.text, exc))
+                conversation = [*conversation, *corrections]
                 continue
             return ChatReply(
                 data=data, model=self.name, raw=generation.text, usage=usage, attempts=attempt, cached=False

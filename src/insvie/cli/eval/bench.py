@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import typer
 
 from insvie.cli import editor_options as opt
-from insvie.cli.console import console as make_console
 from insvie.cli.eval.option_groups import with_option_groups
-from insvie.cli.eval.options import (
-    METRIC_NAMES_HELP,
-    METRICS_PANEL,
-    DecodeArgs,
-    JudgeArgs,
-    MetricModels,
-    Out,
-    Title,
-    refusals,
-    report,
-    scorers,
-)
+from insvie.cli.eval.options import DecodeArgs, JudgeArgs, MetricModels, Out, Title, metric_names, score_run
 from insvie.errors import ConfigError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from insvie.editor.runner import EditSettings, LoadOptions
     from insvie.eval.predictions import Predictions
+    from insvie.eval.sample import SampleScores
 
 EditFps = opt.fps_option("--edit-fps")  # `--fps` is the rate videos are scored at (DecodeArgs)
 
@@ -53,21 +44,8 @@ class EditorArgs:
     sampler: opt.Sampler = "saved"
 
     def settings(self) -> EditSettings:
-        from insvie.editor.runner import EditSettings
-
-        settings = EditSettings(
-            steps=self.steps,
-            text_guidance=self.text_guidance,
-            video_guidance=self.video_guidance,
-            schedule=self.schedule,
-            seed=self.seed,
-            fps=self.edit_fps,
-            height=self.height,
-            width=self.width,
-            source_latent=self.source_latent,
-        )
-        settings.check()
-        return settings
+        """The checked edit settings; ``--edit-fps`` is the settings' ``fps``."""
+        return opt.edit_settings({**asdict(self), "fps": self.edit_fps})
 
     def load(self, device: str) -> LoadOptions:
         from insvie.editor.runner import LoadOptions
@@ -104,12 +82,7 @@ def bench(
             "--bench-kind", help="Benchmark layout: auto, generic, insvie, editverse, openve, synthedit."
         ),
     ] = "auto",
-    metrics: Annotated[
-        str,
-        typer.Option(
-            "--metrics", help=f"Comma-separated metrics. {METRIC_NAMES_HELP}", rich_help_panel=METRICS_PANEL
-        ),
-    ] = DEFAULT_METRICS,
+    metrics: Annotated[str, metric_names("Comma-separated metrics.")] = DEFAULT_METRICS,
     title: Title = None,
     *,
     models: MetricModels,
@@ -128,16 +101,17 @@ def bench(
     PSNR/SSIM against the correct edit and `preserve` PSNR/SSIM outside the edit mask, per category.
     Unset editor options come from the model folder's recipe, as for `insvie edit`.
     """
-    console = make_console(stderr=True)
-    with refusals(console):
+
+    def score(console: Console) -> list[SampleScores]:
         from insvie.eval.bench import read_benchmark
         from insvie.eval.runner import evaluate
 
         source = _prediction_source(out, predictions, model, editor, models.device)
         samples = read_benchmark(benchmark, kind=bench_kind)
-        metric_list = scorers(metrics, models, judge, out)
-        rows = evaluate(samples, metric_list, out, source, decode=decode.options(), console=console)
-    report(rows, out, title or f"insvie eval {benchmark.name}", console)
+        scoring = models.metrics(metrics) + judge.metrics(out)
+        return evaluate(samples, scoring, out, source, decode=decode.options(), console=console)
+
+    score_run(out, title or f"insvie eval {benchmark.name}", score)
 
 
 def _prediction_source(

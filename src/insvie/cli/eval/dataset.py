@@ -9,20 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from insvie.cli.console import console as make_console
 from insvie.cli.eval.option_groups import with_option_groups
-from insvie.cli.eval.options import (
-    METRIC_NAMES_HELP,
-    METRICS_PANEL,
-    DecodeArgs,
-    JudgeArgs,
-    MetricModels,
-    Out,
-    Title,
-    refusals,
-    report,
-    scorers,
-)
+from insvie.cli.eval.options import DecodeArgs, JudgeArgs, MetricModels, Out, Title, metric_names, score_run
 
 if TYPE_CHECKING:
     from insvie.eval.frames import DecodeOptions
@@ -39,12 +27,7 @@ def dataset(
     ],
     out: Out,
     metrics: Annotated[
-        str | None,
-        typer.Option(
-            "--metrics",
-            help=f"Also score the accepted triplets with these (comma-separated). {METRIC_NAMES_HELP}",
-            rich_help_panel=METRICS_PANEL,
-        ),
+        str | None, metric_names("Also score the accepted triplets with these (comma-separated).")
     ] = None,
     title: Title = None,
     *,
@@ -59,11 +42,12 @@ def dataset(
     reported per category, as R/dataset.json plus the report over one row per judged triplet. With
     `--metrics` (or `--judge`), the accepted triplets are scored with those too.
     """
-    console = make_console(stderr=True)
-    with refusals(console):
-        metric_list = scorers(metrics, models, judge, out)
-        rows = _score_dataset(out, dataset, metric_list, decode.options(), console)
-    report(rows, out, title or f"insvie dataset {dataset.name}", console)
+
+    def score(console: Console) -> list[SampleScores]:
+        scoring = models.metrics(metrics) + judge.metrics(out)
+        return _score_dataset(out, dataset, scoring, decode.options(), console)
+
+    score_run(out, title or f"insvie dataset {dataset.name}", score)
 
 
 def _score_dataset(

@@ -9,17 +9,18 @@ than imported from ``insvie.eval`` so that ``insvie --help`` does not import the
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from insvie.cli.console import console as make_console
 from insvie.errors import ConfigError, InsvieError
 
 if TYPE_CHECKING:
@@ -35,6 +36,12 @@ METRIC_NAMES_HELP = (
     "Weight-free: motion, warp, preserve, gt, seam. With a model: clip_t, clip_f, clip_dir (--clip-model), "
     "dino (--dino-model), pickscore (--pickscore-model)."
 )
+
+
+def metric_names(lead: str) -> Any:
+    """The ``--metrics`` option (comma-separated metric names), its help opening with ``lead``: what the
+    command scores with them."""
+    return typer.Option("--metrics", help=f"{lead} {METRIC_NAMES_HELP}", rich_help_panel=METRICS_PANEL)
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,12 @@ class MetricModels:
         str,
         typer.Option("--device", help="auto, cpu or cuda[:N]: where model metrics (and an editor) run."),
     ] = "auto"
+
+    def metrics(self, names: str | None) -> list[Metric]:
+        """The metrics ``names`` (comma-separated; none for None or "") on these models."""
+        from insvie.eval.metrics import build_metrics, parse_metric_names
+
+        return build_metrics(parse_metric_names(names), self.options()) if names else []
 
     def options(self) -> MetricOptions:
         from insvie.eval.metrics import MetricOptions
@@ -136,14 +149,6 @@ class DecodeArgs:
         return DecodeOptions(max_frames=self.max_frames, max_size=self.max_size, fps=self.fps)
 
 
-def scorers(names: str | None, models: MetricModels, judge: JudgeArgs, out: Path) -> list[Metric]:
-    """The metrics named (none for None or "") plus the judge, if one is asked for."""
-    from insvie.eval.metrics import build_metrics, parse_metric_names
-
-    metrics = build_metrics(parse_metric_names(names), models.options()) if names else []
-    return metrics + judge.metrics(out)
-
-
 @contextmanager
 def refusals(console: Console) -> Iterator[None]:
     """A refusal (any InsvieError) is the user's to fix: one line naming it and exit code 2, no traceback."""
@@ -173,3 +178,12 @@ def report(rows: Sequence[SampleScores], out: Path, title: str, console: Console
     if len(failed) > 10:
         console.print(f"... and {len(failed) - 10} more samples not evaluated (see scores.jsonl)")
     console.print(f"report: {written.html}")
+
+
+def score_run(out: Path, title: str, score: Callable[[Console], Sequence[SampleScores]]) -> None:
+    """A scoring verb's run around its own scoring: ``score`` gives the rows (a refusal on the way ends
+    the run as :func:`refusals` does), then the report is written and summed up."""
+    console = make_console(stderr=True)
+    with refusals(console):
+        rows = score(console)
+    report(rows, out, title, console)

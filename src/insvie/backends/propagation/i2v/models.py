@@ -1,24 +1,25 @@
 """Backends by name, and one loaded pipeline per process: a worker propagating many clips loads once.
 
-This is the registry: it imports the models, and they import nothing of it (how a pipeline is put on
-its device is :func:`insvie.backends.devices.place_pipeline`'s). Neither model imports diffusers until
-it loads, so naming them here costs nothing.
+This is the registry: it imports the models, and they import nothing of it (how a pipeline is loaded
+and put on its device is :class:`~.pipeline_model.PipelineModel`'s). Neither model imports diffusers
+until it loads, so naming them here costs nothing.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from insvie.backends.propagation.i2v.pipeline_model import PipelineModel
 from insvie.backends.propagation.i2v.settings import I2VSettings
 from insvie.backends.propagation.i2v.svd import SvdModel
 from insvie.backends.propagation.i2v.wan import WanModel
 
-I2V_MODELS: dict[str, type[SvdModel] | type[WanModel]] = {"svd": SvdModel, "wan": WanModel}
+I2V_MODELS: dict[str, type[PipelineModel]] = {"svd": SvdModel, "wan": WanModel}
 
 _LOADED: dict[tuple, Any] = {}
 
 
-def _backend_class(backend: str) -> type[SvdModel] | type[WanModel]:
+def _backend_class(backend: str) -> type[PipelineModel]:
     try:
         return I2V_MODELS[backend]
     except KeyError:
@@ -27,9 +28,11 @@ def _backend_class(backend: str) -> type[SvdModel] | type[WanModel]:
         ) from None
 
 
-def load_model(backend: str, settings: I2VSettings) -> Any:
+def load_model(backend: str, settings: I2VSettings) -> PipelineModel:
     """The backend's model object over a pipeline loaded once per (weights, dtype, device, offload)."""
     cls = _backend_class(backend)
+    if not settings.model:
+        raise ValueError(f"the {backend} model needs settings.model (a hub id or a local folder)")
     key = (backend, settings.model, settings.revision, settings.dtype, settings.device, settings.cpu_offload)
     if key not in _LOADED:
         _LOADED[key] = cls.load_pipe(settings)

@@ -9,13 +9,14 @@ window, and the colour and structure drift of the edit (:mod:`.windows`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
 from insvie.backends.procedural.operator import check_video
+from insvie.backends.propagation.i2v.pipeline_model import PipelineModel
 from insvie.backends.propagation.i2v.sampler import invert, sample, steps_injected
 from insvie.backends.propagation.i2v.settings import I2VSettings
 from insvie.backends.propagation.i2v.windows import (
@@ -48,7 +49,7 @@ class WindowResult:
 class I2VPropagator:
     """A loaded backend model (``SvdModel``, ``WanModel``) and the settings it propagates with."""
 
-    def __init__(self, model: Any, settings: I2VSettings) -> None:
+    def __init__(self, model: PipelineModel, settings: I2VSettings) -> None:
         self.model = model
         self.settings = settings
         multiple = model.multiple
@@ -57,13 +58,13 @@ class I2VPropagator:
         )
 
     def with_settings(self, **changes: Any) -> I2VPropagator:
-        """The same loaded weights with other settings (injection, steps, seed...): nothing is reloaded."""
-        settings = replace(self.settings, **changes)
+        """The same loaded weights with other settings (injection, steps...): nothing is reloaded."""
+        settings = self.settings.replaced(**changes)
         return I2VPropagator(type(self.model)(self.model.pipe, settings), settings)
 
     def _frames_made(self, wanted: int) -> int:
         """Frames the model makes for ``wanted``: Wan's VAE needs 4k+1 (``frame_multiple`` 4), SVD any."""
-        multiple = getattr(self.model, "frame_multiple", 1)
+        multiple = self.model.frame_multiple
         return -(-(wanted - 1) // multiple) * multiple + 1
 
     def regenerate(self, frames: np.ndarray, edited_first: np.ndarray) -> WindowResult:

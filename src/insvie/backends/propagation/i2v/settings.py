@@ -1,62 +1,98 @@
-"""Settings of the image-to-video propagators, every default in one place.
+"""Settings of the image-to-video propagators, declared once, every default in one place.
 
 The defaults are the paper's: 25-frame windows at 1024x576 with 25 Euler steps (SVD-XT's native
 setting). Injection follows AnyV2V: source features for the first 20% of the steps, in the decoder
 (``up``) blocks only, so the edited first frame still steers appearance while the source keeps layout
 and motion. ``cpu_offload``, ``decode_chunk_size`` and ``dtype`` are the memory knobs, meant to bring SVD-XT
 (float16, model offload, 4-frame decode chunks) within a 24 GB GPU; that is not measured yet.
+
+:class:`I2VSettings` is a :class:`~insvie.engine.StageConfig` so that the build config embeds it as is
+(the ``i2v`` sections of the propagate and animate steps): it is validated where a config names it,
+and only what decides results enters the config hash (``device`` and ``cpu_offload`` do not).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import Field, PrivateAttr, field_validator
 
 from insvie.backends.image_edit.loading import DTYPES
+from insvie.settings import OPERATIONAL, StageConfig
 
 
-@dataclass(frozen=True)
-class I2VSettings:
-    """Knobs of :class:`~insvie.backends.propagation.i2v.propagator.I2VPropagator`."""
+class I2VSettings(StageConfig):
+    """Knobs of :class:`~insvie.backends.propagation.i2v.propagator.I2VPropagator` (``model`` is needed to
+    load one).
 
-    model: str  # hub id or local folder in the backend's diffusers pipeline layout
+    The seed is not among them: it is drawn per item, so a config could only set it to be overridden.
+    Callers hand the backend :meth:`seeded` settings; :attr:`seed` is 0 otherwise.
+    """
+
+    model: Annotated[str | None, Field(description="Hub id or local folder of the diffusers pipeline.")] = (
+        None
+    )
     revision: str | None = None
-    num_frames: int = 25  # frames per window; longer videos are chained windows sharing one frame
-    height: int = 576  # working size; frames are resized to it and back
-    width: int = 1024
-    steps: int = 25
-    feature_injection: float = 0.2  # share of the first steps getting source resnet/block outputs
-    attention_injection: float = 0.2  # share of the first steps getting source self-attention q/k
-    inject_blocks: Literal["up", "all"] = "up"  # up: decoder half only (AnyV2V); all: every block
-    inversion_correction: bool = True  # add the source's one-step inversion error at every step
-    guidance: float | None = None  # classifier-free scale; None: the backend's (SVD 3.0, Wan 5.0)
-    min_guidance: float = 1.0  # SVD: guidance ramps from this at frame 0 to ``guidance`` at the end
-    fps: int = 7  # SVD micro-conditioning (the model sees fps - 1, as in diffusers' pipeline)
-    motion_bucket_id: int = 127  # SVD: more motion above, less below
-    noise_aug_strength: float = 0.02  # SVD: noise added to the conditioning frame
-    prompt: str = ""  # Wan: text prompt (a caption of the video helps; empty works)
-    negative_prompt: str = ""  # Wan: the unconditional branch's prompt
-    seed: int = 0  # conditioning noise (SVD) and the noise of plain sampling (animate)
-    dtype: str | None = None  # float16 / bfloat16 / float32; None: bfloat16 on CUDA, float32 elsewhere
-    device: str = "auto"
-    cpu_offload: bool = False  # diffusers model CPU offload (CUDA only; ignored on CPU)
-    decode_chunk_size: int | None = None  # frames per VAE decode (SVD); None: the whole window at once
+    num_frames: Annotated[
+        int, Field(ge=2, description="Frames per window; longer videos are windows sharing one frame.")
+    ] = 25
+    height: Annotated[int, Field(ge=8, description="Working height (rounded to the model's grid).")] = 576
+    width: Annotated[int, Field(ge=8, description="Working width.")] = 1024
+    steps: Annotated[int, Field(ge=1)] = 25
+    feature_injection: Annotated[
+        float, Field(ge=0, le=1, description="Share of steps with source features.")
+    ] = 0.2
+    attention_injection: Annotated[
+        float, Field(ge=0, le=1, description="Share with source attention q/k.")
+    ] = 0.2
+    inject_blocks: Annotated[
+        Literal["up", "all"], Field(description="up: the decoder half only (AnyV2V); all: every block.")
+    ] = "up"
+    inversion_correction: Annotated[
+        bool, Field(description="Add the source's one-step inversion error at every step.")
+    ] = True
+    guidance: Annotated[float | None, Field(ge=1, description="None: the backend's (SVD 3.0, Wan 5.0).")] = (
+        None
+    )
+    min_guidance: Annotated[float, Field(ge=1, description="SVD: guidance at the first frame.")] = 1.0
+    fps: Annotated[int, Field(ge=1, description="SVD micro-conditioning.")] = 7
+    motion_bucket_id: Annotated[int, Field(ge=0)] = 127
+    noise_aug_strength: Annotated[float, Field(ge=0)] = 0.02
+    prompt: Annotated[str, Field(description="Wan: text prompt; empty by default.")] = ""
+    negative_prompt: str = ""
+    dtype: Annotated[str | None, Field(description="float16, bfloat16 or float32 (default: by device).")] = (
+        None
+    )
+    decode_chunk_size: Annotated[int | None, Field(ge=1, description="Frames per VAE decode (memory).")] = (
+        None
+    )
+    device: Annotated[str, Field(description="auto, cpu or cuda[:N].", json_schema_extra=OPERATIONAL)] = (
+        "auto"
+    )
+    cpu_offload: Annotated[
+        bool, Field(description="Model CPU offload (CUDA).", json_schema_extra=OPERATIONAL)
+    ] = False
 
-    def __post_init__(self) -> None:
-        if self.num_frames < 2:
-            raise ValueError(
-                f"num_frames must be at least 2 (a window shares a frame), got {self.num_frames}"
-            )
-        if self.steps < 1 or self.height < 8 or self.width < 8:
-            raise ValueError(
-                f"need steps >= 1 and a size of at least 8x8, got {self.steps}, {self.height}x{self.width}"
-            )
-        for name in ("feature_injection", "attention_injection"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        if self.inject_blocks not in ("up", "all"):
-            raise ValueError(f"inject_blocks must be 'up' or 'all', got {self.inject_blocks!r}")
-        if self.dtype is not None and self.dtype not in DTYPES:
-            raise ValueError(f"dtype {self.dtype!r}: must be one of {list(DTYPES)}")
-        if self.decode_chunk_size is not None and self.decode_chunk_size < 1:
-            raise ValueError(f"decode_chunk_size must be positive, got {self.decode_chunk_size}")
+    _seed: int = PrivateAttr(default=0)
+
+    @field_validator("dtype")
+    @classmethod
+    def _known_dtype(cls, value: str | None) -> str | None:
+        if value is not None and value not in DTYPES:
+            raise ValueError(f"dtype {value!r}: must be one of {list(DTYPES)}")
+        return value
+
+    @property
+    def seed(self) -> int:
+        """The conditioning noise (SVD) and the noise of plain sampling (animate)."""
+        return self._seed
+
+    def seeded(self, seed: int) -> I2VSettings:
+        """These settings with ``seed``."""
+        copy = self.model_copy()
+        copy._seed = seed
+        return copy
+
+    def replaced(self, **changes: object) -> I2VSettings:
+        """These settings with ``changes``, validated again; the seed is kept."""
+        return type(self).model_validate({**self.model_dump(), **changes}).seeded(self.seed)

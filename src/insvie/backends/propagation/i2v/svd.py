@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from insvie.backends.devices import place_pipeline, resolve_device
-from insvie.backends.image_edit.loading import resolve_dtype, to_uint8, torch_dtype
+from insvie.backends.image_edit.loading import to_uint8
 from insvie.backends.propagation.i2v.injection import FeatureInjector
+from insvie.backends.propagation.i2v.pipeline_model import PipelineModel, noise_levels
 from insvie.backends.propagation.i2v.sampler import Schedule
 from insvie.backends.propagation.i2v.settings import I2VSettings
 
@@ -42,7 +42,7 @@ def predicted_clean(output: Any, latents: Any, sigma: float, prediction_type: st
     raise ValueError(f"unsupported prediction_type {prediction_type!r}")
 
 
-class SvdModel:
+class SvdModel(PipelineModel):
     """The SVD components behind the sampler's :class:`~.sampler.Denoiser` protocol.
 
     Latents travel between steps in float32 whatever the model's dtype: at sigma ~700 a half-precision
@@ -53,37 +53,26 @@ class SvdModel:
     default_guidance = 3.0
 
     def __init__(self, pipe: Any, settings: I2VSettings) -> None:
-        self.pipe = pipe
-        self.settings = settings
+        super().__init__(pipe, settings)
         # pixels per latent cell of the deepest UNet level: frame sides must be multiples of it
         self.multiple = pipe.vae_scale_factor * 2 ** (len(pipe.unet.config.block_out_channels) - 1)
-        self.guidance = settings.guidance if settings.guidance is not None else self.default_guidance
 
     @staticmethod
-    def load_pipe(settings: I2VSettings) -> Any:
-        """The ``StableVideoDiffusionPipeline`` of ``settings.model`` on its device (or offloaded)."""
+    def from_pretrained(settings: I2VSettings, dtype: Any) -> Any:
+        """The ``StableVideoDiffusionPipeline`` of ``settings.model``."""
         from diffusers import StableVideoDiffusionPipeline
 
-        device = resolve_device(settings.device)
-        dtype = torch_dtype(resolve_dtype(settings.dtype, device))
-        pipe = StableVideoDiffusionPipeline.from_pretrained(
+        return StableVideoDiffusionPipeline.from_pretrained(
             settings.model, revision=settings.revision, torch_dtype=dtype
         )
-        return place_pipeline(pipe, device, settings.cpu_offload)
 
     @property
-    def device(self) -> Any:
-        return self.pipe._execution_device
-
-    @property
-    def dtype(self) -> Any:
-        return self.pipe.unet.dtype
+    def network(self) -> Any:
+        return self.pipe.unet
 
     def schedule(self, steps: int) -> Schedule:
-        scheduler = self.pipe.scheduler
-        scheduler.set_timesteps(steps, device="cpu")
-        sigmas = [float(s) for s in scheduler.sigmas]
-        return Schedule(sigmas, list(scheduler.timesteps), clean_index=len(sigmas) - 2)
+        sigmas = noise_levels(self.pipe.scheduler, steps)
+        return Schedule(sigmas, list(self.pipe.scheduler.timesteps), clean_index=len(sigmas) - 2)
 
     @contextlib.contextmanager
     def _vae_precision(self) -> Iterator[None]:

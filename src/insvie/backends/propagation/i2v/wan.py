@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from insvie.backends.devices import place_pipeline, resolve_device
-from insvie.backends.image_edit.loading import resolve_dtype, to_uint8, torch_dtype
+from insvie.backends.image_edit.loading import to_uint8
 from insvie.backends.propagation.i2v.injection import FeatureInjector
+from insvie.backends.propagation.i2v.pipeline_model import PipelineModel, noise_levels
 from insvie.backends.propagation.i2v.sampler import Schedule
 from insvie.backends.propagation.i2v.settings import I2VSettings
 
@@ -38,32 +38,28 @@ class WanCondition:
     negative: Any
 
 
-class WanModel:
+class WanModel(PipelineModel):
     """The Wan components behind the sampler's :class:`~.sampler.Denoiser` protocol (float32 ODE state)."""
 
     name = "wan"
     default_guidance = 5.0
 
     def __init__(self, pipe: Any, settings: I2VSettings) -> None:
-        self.pipe = pipe
-        self.settings = settings
+        super().__init__(pipe, settings)
         self.multiple = pipe.vae_scale_factor_spatial * pipe.transformer.config.patch_size[1]
         self.frame_multiple = pipe.vae_scale_factor_temporal
         if (settings.num_frames - 1) % self.frame_multiple:
             raise ValueError(
                 f"Wan windows hold {self.frame_multiple}k+1 frames, got num_frames={settings.num_frames}"
             )
-        self.guidance = settings.guidance if settings.guidance is not None else self.default_guidance
 
     @staticmethod
-    def load_pipe(settings: I2VSettings) -> Any:
+    def from_pretrained(settings: I2VSettings, dtype: Any) -> Any:
         """The ``WanImageToVideoPipeline`` of ``settings.model``; VAE and CLIP stay float32 as Wan advises."""
         import torch
         from diffusers import AutoencoderKLWan, WanImageToVideoPipeline
         from transformers import CLIPVisionModel
 
-        device = resolve_device(settings.device)
-        dtype = torch_dtype(resolve_dtype(settings.dtype, device))
         # VAE and CLIP load in float32, as Wan's model cards do (a cast after loading would not keep the
         # modules diffusers pins to float32)
         kept = {"vae": AutoencoderKLWan}
@@ -83,15 +79,11 @@ class WanModel:
             raise ValueError(
                 f"{settings.model}: Wan 2.2 two-expert / TI2V checkpoints are not supported (Wan 2.1 I2V)"
             )
-        return place_pipeline(pipe, device, settings.cpu_offload)
+        return pipe
 
     @property
-    def device(self) -> Any:
-        return self.pipe._execution_device
-
-    @property
-    def dtype(self) -> Any:
-        return self.pipe.transformer.dtype
+    def network(self) -> Any:
+        return self.pipe.transformer
 
     def schedule(self, steps: int) -> Schedule:
         import torch
@@ -103,8 +95,7 @@ class WanModel:
             scheduler = FlowMatchEulerDiscreteScheduler(
                 num_train_timesteps=scheduler.config.num_train_timesteps, shift=shift
             )
-        scheduler.set_timesteps(steps, device="cpu")
-        sigmas = [float(s) for s in scheduler.sigmas]
+        sigmas = noise_levels(scheduler, steps)
         timesteps = [*scheduler.timesteps, torch.tensor(0.0)]  # sigma 0 is a valid input: t = 0
         return Schedule(sigmas, timesteps, clean_index=len(sigmas) - 1)
 

@@ -7,10 +7,14 @@ or the edit fading, and as the picture coming loose from the source's layout. Tw
 :func:`colour_drift`, how far the edit's global colour shift (edited minus source mean Lab) has moved
 from the shift of the original edit, in 8-bit Lab levels; and :func:`structure_drift`, how much of the
 edge structure the edited frame shared with its source frame at the start has been lost since (edge
-correlation, 0 = as aligned as the first frame).
+correlation, 0 = as aligned as the first frame). :func:`drifted` is the verdict on them: whether a
+window went past the limits a caller sets (the propagate step's ``i2v.max_drift`` and
+``i2v.max_structure_drift``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -73,3 +77,13 @@ def edge_correlation(source: np.ndarray, edited: np.ndarray) -> float:
 def structure_drift(reference_correlation: float, source: np.ndarray, edited: np.ndarray) -> float:
     """Edge correlation lost since the first frame (``reference_correlation``); 0 when none is lost."""
     return max(0.0, reference_correlation - edge_correlation(source, edited))
+
+
+def drifted(drift: Mapping[str, Sequence[float]], *, colour: float | None, structure: float | None) -> bool:
+    """Whether any window drifted beyond a limit (None: no limit): ``colour`` in Lab levels, ``structure``
+    in edge correlation lost, read from ``drift["colour"]`` and ``drift["structure"]`` as a propagation's
+    summary records them (:func:`insvie.backends.propagation.summarize`)."""
+    return any(
+        limit is not None and max(drift[key]) > limit
+        for key, limit in (("colour", colour), ("structure", structure))
+    )

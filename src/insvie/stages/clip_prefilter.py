@@ -8,14 +8,14 @@ batched forward per sweep here; only candidates that pass go on to the judge.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from insvie.engine import Need, Outcome, Resources, Stage, StageConfig, StageContext, Task
-from insvie.stages.frames import choice, request_frame
+from insvie.engine import Input, Need, Outcome, Resources, Stage, StageConfig, StageContext, Task
+from insvie.stages.frames import choice, request_frame, request_source
 
 
 class PrefilterConfig(StageConfig):
@@ -41,23 +41,21 @@ def captions(meta: dict) -> tuple[str, str]:
 class ClipPrefilter(Stage):
     name = "clip_prefilter"
     consumes = "edit"
-    resources = Resources(cpus=1, memory_gb=4, actor=True)
+    after = ("edit",)
+    section = "prefilter"
+    identity = "insvie.stages.prefilter.ClipPrefilter"
+    edit_step: ClassVar[str] = "edit"
     config_class = PrefilterConfig
     config: PrefilterConfig
 
-    def __init__(
-        self,
-        config: PrefilterConfig | None = None,
-        *,
-        name: str | None = None,
-        consumes: str | None = None,
-        edit_step: str = "edit",
-    ) -> None:
-        super().__init__(config, name=name, consumes=consumes)
-        self.edit_step = edit_step
-
     def describe(self) -> dict:
         return {**super().describe(), "edit_step": self.edit_step}
+
+    def reads(self) -> tuple[Input, ...]:
+        return (Input(self.edit_step), *request_source(self.consumes))
+
+    def resources(self) -> Resources:
+        return Resources(cpus=1, memory_gb=4, actor=True)
 
     def needs(self) -> list[Need]:
         return [Need("prefilter.model", "model", self.config.model)]
@@ -111,3 +109,12 @@ class ClipPrefilter(Stage):
         )
         output.update(choice(edit, best["candidate"]))
         return Outcome.done(task.item_id, output)
+
+
+class ImageClipPrefilter(ClipPrefilter):
+    """The same pre-filter over the image branch's candidates."""
+
+    name = "image_clip_prefilter"
+    consumes = "image_edit"
+    after = ("image_edit",)
+    edit_step = "image_edit"

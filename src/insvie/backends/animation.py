@@ -1,0 +1,100 @@
+"""Animators by name: how an (image, edited image) pair becomes a (video, edited video) pair.
+
+``camera`` films both stills along one eased camera path (:mod:`insvie.backends.camera`), so the pair
+differs only by the edit. ``i2v`` gives the pair real motion: an image-to-video model animates the
+source image and the edited image is carried through that video
+(:mod:`insvie.backends.propagation.i2v.animate`); torch and diffusers are imported only when it runs.
+Either way the drawn camera path decides first whether the pair is held still: the static share stays
+a still shot whichever animator moves the rest.
+
+Everything that differs between them lives in their :class:`Animator`, so a caller picks one from
+config and never compares names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from insvie.backends.camera import animate_pair
+
+if TYPE_CHECKING:
+    from insvie.backends.propagation.i2v import I2VSettings
+
+
+@dataclass(frozen=True)
+class AnimationInputs:
+    """What a caller knows of one pair's animation, whichever animator runs it; each takes its part.
+
+    ``path`` is the camera path drawn for the pair (``random_path``'s keywords; ``static`` holds it
+    still), ``num_frames`` the video's length; ``i2v_backend``, ``i2v`` and ``seed`` are the
+    image-to-video model, its settings and the seed they run with for this pair.
+    """
+
+    path: dict[str, Any]
+    num_frames: int
+    i2v_backend: str = "svd"
+    i2v: I2VSettings | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class AnimatedPair:
+    """The source and edited videos (T, H, W, 3 uint8), how the camera moved, and what else the pair's
+    triplet records (the image-to-video propagation's per-window drift)."""
+
+    source: np.ndarray
+    edited: np.ndarray
+    camera: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _camera(source: np.ndarray, edited: np.ndarray, inputs: AnimationInputs) -> AnimatedPair:
+    src, edt, params = animate_pair(
+        source, edited, num_frames=inputs.num_frames, keep_in_view="changed", **inputs.path
+    )
+    return AnimatedPair(src, edt, params)
+
+
+def _image_to_video(source: np.ndarray, edited: np.ndarray, inputs: AnimationInputs) -> AnimatedPair:
+    if inputs.path["path"] == "static":
+        return _camera(source, edited, inputs)
+    from insvie.backends.propagation import summarize
+    from insvie.backends.propagation.i2v import I2VPropagator, load_model
+    from insvie.backends.propagation.i2v.animate import animate_pair as animate_i2v
+
+    if inputs.i2v is None:
+        raise ValueError("i2v animation needs image-to-video settings (I2VSettings(model=...))")
+    backend, settings = inputs.i2v_backend, inputs.i2v.seeded(inputs.seed)
+    propagator = I2VPropagator(load_model(backend, settings), settings)
+    src, edt, diagnostics = animate_i2v(propagator, source, edited, inputs.num_frames)
+    drift = summarize(backend, diagnostics)["window_drift"]
+    return AnimatedPair(src, edt, {"path": f"i2v:{backend}"}, {"propagation_drift": drift})
+
+
+@dataclass(frozen=True)
+class Animator:
+    """One animator: ``run(source, edited, inputs)``; ``image_to_video`` marks the one that loads a model
+    (``I2VSettings``, a GPU actor)."""
+
+    run: Callable[[np.ndarray, np.ndarray, AnimationInputs], AnimatedPair]
+    image_to_video: bool = False
+
+
+_ANIMATORS: dict[str, Animator] = {
+    "camera": Animator(_camera),
+    "i2v": Animator(_image_to_video, image_to_video=True),
+}
+
+
+def list_animators() -> list[str]:
+    return sorted(_ANIMATORS)
+
+
+def get_animator(name: str) -> Animator:
+    if name not in _ANIMATORS:
+        raise ValueError(f"unknown animator {name!r}; known: {', '.join(list_animators())}")
+    return _ANIMATORS[name]

@@ -1,0 +1,142 @@
+"""Stage result rows, keyed by (stage, item, config hash), and the query of what is left to run.
+
+That key is what makes a re-run on the same folder resume: an unchanged config finds its results and
+skips them, a changed one (a new hash) redoes its items.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from insvie.errors import StoreError
+from insvie.store import items
+from insvie.store.records import STATUSES, Result, Status, check_item_id, check_name, to_json
+from insvie.store.rows import RESULT_COLUMNS, result_from_row
+from insvie.store.state_db import StateDb
+
+_BY_KEY = f"SELECT {RESULT_COLUMNS} FROM results WHERE stage = ? AND item_id = ? AND config_hash = ?"
+
+
+def record(
+    db: StateDb,
+    stage: str,
+    item_id: str,
+    config_hash: str,
+    status: Status,
+    *,
+    output: Any,
+    reason: str | None,
+    error: str | BaseException | None,
+) -> Result:
+    """Record what ``stage`` made of an item: done, rejected (with a reason) or failed (with an error).
+
+    Recording again under the same key replaces the row and increments ``attempts``, which is
+    how a failing item's retries are counted.
+    """
+    _check_outcome(stage, item_id, config_hash, status, reason, error)
+    output_json = None if output is None else to_json(output, f"{stage} output of item {item_id!r}")
+    error_text = None if error is None else _error_text(error)
+    key = (stage, item_id, config_hash)
+    with db.transaction() as conn:
+        if not items.exists(conn, item_id):
+            raise StoreError(f"cannot record a {stage} result for item {item_id!r}: no such item")
+        conn.execute(
+            f"INSERT INTO results ({RESULT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?) "
+            "ON CONFLICT (stage, item_id, config_hash) DO UPDATE SET status = excluded.status, "
+            "reason = excluded.reason, output = excluded.output, error = excluded.error, "
+            "attempts = results.attempts + 1, updated_at = excluded.updated_at",
+            (*key, status, reason, output_json, error_text, time.time()),
+        )
+        row = conn.execute(_BY_KEY, key).fetchone()
+    return result_from_row(row)
+
+
+def _check_outcome(
+    stage: str,
+    item_id: str,
+    config_hash: str,
+    status: str,
+    reason: str | None,
+    error: str | BaseException | None,
+) -> None:
+    """Refuse a result whose parts do not fit together, before anything is written."""
+    check_name(stage, "stage")
+    check_item_id(item_id)
+    what = f"{stage} result for item {item_id!r}"
+    if not isinstance(config_hash, str) or not config_hash:
+        raise StoreError(f"{what}: config_hash must be a non-empty str")
+    if status not in STATUSES:
+        raise StoreError(f"{what}: status {status!r} is not one of {sorted(STATUSES)}")
+    if status == "rejected" and not reason:
+        raise StoreError(f"{what}: a rejection needs a reason")
+    if status == "failed" and error is None:
+        raise StoreError(f"{what}: a failure needs an error")
+    if status != "failed" and error is not None:
+        raise StoreError(f"{what}: only a failed result carries an error")
+
+
+def _error_text(error: str | BaseException) -> str:
+    return error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+
+
+def get(db: StateDb, stage: str, item_id: str, config_hash: str) -> Result | None:
+    row = db.conn().execute(_BY_KEY, (stage, item_id, config_hash)).fetchone()
+    return None if row is None else result_from_row(row)
+
+
+def for_config(db: StateDb, stage: str, config_hash: str, status: Status | None) -> list[Result]:
+    """Every result ``stage`` recorded under ``config_hash`` (optionally only one status), by item id."""
+    where = "" if status is None else "AND status = ?"
+    rows = (
+        db.conn()
+        .execute(
+            f"SELECT {RESULT_COLUMNS} FROM results WHERE stage = ? AND config_hash = ? {where} "
+            "ORDER BY item_id",
+            (stage, config_hash, *(() if status is None else (status,))),
+        )
+        .fetchall()
+    )
+    return [result_from_row(row) for row in rows]
+
+
+def latest(db: StateDb, kind: str | None) -> list[Result]:
+    """For every item (of ``kind``) and stage, the most recently recorded result under any config."""
+    where = "" if kind is None else "WHERE item_id IN (SELECT id FROM items WHERE kind = ?)"
+    rows = (
+        db.conn()
+        .execute(
+            f"SELECT {RESULT_COLUMNS} FROM (SELECT *, row_number() OVER (PARTITION BY item_id, stage "
+            f"ORDER BY updated_at DESC, rowid DESC) AS rank FROM results {where}) "
+            "WHERE rank = 1 ORDER BY item_id, stage",
+            () if kind is None else (kind,),
+        )
+        .fetchall()
+    )
+    return [result_from_row(row) for row in rows]
+
+
+def pending(
+    db: StateDb, stage: str, config_hash: str, item_ids: Iterable[str], max_attempts: int
+) -> list[str]:
+    """The ids (in the given order) that ``stage`` still has to run under ``config_hash``.
+
+    An item is pending when it has no result under this key, or has failed fewer than
+    ``max_attempts`` times; done and rejected items are never redone, and an item that has
+    failed ``max_attempts`` times stays recorded as failed.
+    """
+    if max_attempts < 1:
+        raise StoreError(f"pending {stage}: max_attempts must be at least 1, got {max_attempts}")
+    ids = [check_item_id(item_id) for item_id in item_ids]
+    rows = (
+        db.conn()
+        .execute(
+            "SELECT j.value FROM json_each(?) AS j LEFT JOIN results AS r "
+            "ON r.stage = ? AND r.config_hash = ? AND r.item_id = j.value "
+            "WHERE r.status IS NULL OR (r.status = 'failed' AND r.attempts < ?) ORDER BY j.key",
+            (to_json(ids, "item ids"), stage, config_hash, max_attempts),
+        )
+        .fetchall()
+    )
+    return [row[0] for row in rows]
