@@ -19,7 +19,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import insvie.store.export_triplets as export_triplets
 import insvie.store.fsio as fsio
 from insvie.errors import StoreError
 from insvie.store import Dataset, config_hash, export_insvie_csv, export_parquet
@@ -269,14 +268,18 @@ def test_a_crash_mid_export_leaves_the_previous_export_intact(
         before = snapshot(dest)
         ds.record_result("refilter", "t2", config_hash({"v": 3}), "done")  # t2 is back in
         t2_edited = ds.resolve(ds.get_item("t2").media)
-        real_copy = export_triplets.shutil.copyfile
+        real_copy = fsio.shutil.copyfile
 
         def copy_then_crash(src: Path, dst: Path) -> None:
             if Path(src) == t2_edited:  # the last file of the new export
                 raise OSError(28, "No space left on device")
             real_copy(src, dst)
 
-        monkeypatch.setattr(export_triplets.shutil, "copyfile", copy_then_crash)
+        def no_links(src: Path, dst: Path) -> None:  # as across filesystems: every file is copied
+            raise OSError(18, "Invalid cross-device link")
+
+        monkeypatch.setattr(fsio.os, "link", no_links)
+        monkeypatch.setattr(fsio.shutil, "copyfile", copy_then_crash)
         with pytest.raises((OSError, StoreError)):
             export_insvie_csv(ds, dest)
     assert snapshot(dest) == before
@@ -368,16 +371,16 @@ def test_a_failed_parquet_export_leaves_the_previous_manifest_and_failures(
         export_parquet(ds, dest)
         before = snapshot(dest)
         ds.add_item("v7", "video", source="/videos/new.mp4")
-        real_write = export_parquet_module.pq.write_table
+        real_write = export_parquet_module.write_parquet
         calls: list[object] = []
 
-        def write_then_fail(table: object, where: object) -> None:
+        def write_then_fail(where: Path, schema: object, batches: object) -> None:
             calls.append(where)
             if len(calls) == 2:
                 raise OSError(28, "No space left on device", str(where))
-            real_write(table, where)
+            real_write(where, schema, batches)
 
-        monkeypatch.setattr(export_parquet_module.pq, "write_table", write_then_fail)
+        monkeypatch.setattr(export_parquet_module, "write_parquet", write_then_fail)
         with pytest.raises(StoreError, match="No space left"):
             export_parquet(ds, dest)
     assert snapshot(dest) == before  # neither file replaced, no temporary left

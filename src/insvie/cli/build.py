@@ -6,9 +6,10 @@ import json
 import platform
 import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -75,6 +76,36 @@ def _versions() -> dict[str, str]:
     }
 
 
+def _exported_state(ds: Dataset) -> Any:
+    """The change marker the last build recorded with its export, or None where it recorded none."""
+    try:
+        record = json.loads((ds.root / BUILD_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return record.get("export") if isinstance(record, dict) else None
+
+
+def _export_if_changed(ds: Dataset, console: Console) -> tuple[dict[str, Any], Path]:
+    """Write the Parquet manifest unless the one in place was made from the dataset as it is now; returns
+    the change marker to record in build.json and the manifest.
+
+    A no-op re-run over a million items would otherwise spend most of its time rewriting the same
+    manifest. The marker is taken before exporting, so a change made during the export makes the next
+    build export again rather than go unseen, and build.json records it only once the export is written.
+    ``insvie export`` always writes.
+    """
+    state = {"insvie": __version__, **ds.change_marker()}
+    manifest = ds.exports_dir / "manifest.parquet"
+    if (
+        state == _exported_state(ds)
+        and manifest.is_file()
+        and manifest.with_name("failures.parquet").is_file()
+    ):
+        console.print(f"export is current (nothing changed since it was written): {escape(str(manifest))}")
+        return state, manifest
+    return state, export_parquet(ds)
+
+
 def build(
     out: Annotated[Path, typer.Argument(help="Dataset folder (created; an existing build is resumed).")],
     inputs: Annotated[
@@ -132,7 +163,12 @@ def build(
                 console.print(f"[yellow]skipped[/yellow] {path}: {why}")
             added = ", ".join(f"{n} {kind}" for kind, n in sorted(report.added.items())) or "nothing new"
             console.print(f"inputs: {added} ({report.known} already known)")
-            engine = make_executor(run.executor, workers=run.workers, ray_address=run.ray_address)
+            engine = make_executor(
+                run.executor,
+                workers=run.workers,
+                ray_address=run.ray_address,
+                ray_resources=run.ray_resources,
+            )
             started = time.time()
             columns = (
                 TextColumn("{task.description:>14}"),
@@ -163,8 +199,8 @@ def build(
                 "final_step": final_step(cfg),
                 "versions": _versions(),
             }
+            record["export"], manifest = _export_if_changed(ds, console)
             write_atomically(ds.root / BUILD_FILE, lambda tmp: tmp.write_text(json.dumps(record, indent=2)))
-            manifest = export_parquet(ds)
             print_funnels(console, [r.funnel for r in reports])
             print_failures(console, {r.name: ds.failures(r.name, r.config_hash) for r in reports})
             for report in reports:

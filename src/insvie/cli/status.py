@@ -15,8 +15,9 @@ from rich.table import Table
 
 from insvie.cli.console import console as make_console
 from insvie.errors import InsvieError
-from insvie.store import Dataset, Funnel, accepted_triplets
+from insvie.store import Dataset, Funnel
 from insvie.store.records import FailureGroup, InputProblem
+from insvie.store.status_counts import status_counts
 
 
 def print_funnels(console: Console, funnels: list[Funnel]) -> None:
@@ -69,7 +70,7 @@ def status(
 
     Counts are read from the dataset's database under each step's config of the last build, so they
     are exact after a crash too, and readable while a build runs; the triplets ready for export are
-    counted last, by edit category.
+    counted last, by edit category. SQLite does the counting, so this takes seconds at millions of items.
     """
     console = make_console()
     try:
@@ -78,36 +79,31 @@ def status(
             if not build_file.exists():
                 raise InsvieError(f"{out}: no build has finished here yet (no build.json)")
             build = json.loads(build_file.read_text())
-            funnels = [ds.funnel(step["name"], step["config_hash"]) for step in build["steps"]]
-            failures = {
-                step["name"]: ds.failures(step["name"], step["config_hash"]) for step in build["steps"]
-            }
-            problems = ds.input_problems()
-            categories: dict[str, int] = {}
-            for triplet in accepted_triplets(ds, final_stage=build["final_step"]):
-                category = str(triplet.item.meta.get("category", "unknown"))
-                categories[category] = categories.get(category, 0) + 1
-            accepted = sum(categories.values())
+            steps = [(step["name"], step["config_hash"]) for step in build["steps"]]
+            counts = status_counts(ds, steps, build["final_step"])
     except InsvieError as exc:
         make_console(stderr=True).print(f"[red]error[/red] {escape(str(exc))}")
         raise typer.Exit(code=2) from exc
     if as_json:
         summary = {
             "steps": [
-                {**asdict(f), "failures": [asdict(g) for g in failures.get(f.stage, [])]} for f in funnels
+                {**asdict(f), "failures": [asdict(g) for g in counts.failures.get(f.stage, [])]}
+                for f in counts.funnels
             ],
-            "inputs": [asdict(problem) for problem in problems],
-            "triplets": accepted,
-            "categories": categories,
+            "inputs": [asdict(problem) for problem in counts.problems],
+            "triplets": counts.triplets,
+            "categories": counts.categories,
         }
         typer.echo(json.dumps(summary, indent=2))
         return
     if rejected:
-        print_input_problems(console, problems)
+        print_input_problems(console, counts.problems)
         return
-    print_funnels(console, funnels)
-    print_failures(console, failures)
-    if problems:
-        console.print(f"inputs that gave nothing: {len(problems)} (`insvie status --rejected` lists them)")
-    mix = ", ".join(f"{name} {count}" for name, count in sorted(categories.items()))
-    console.print(f"triplets ready for export: {accepted}" + (f" ({mix})" if mix else ""))
+    print_funnels(console, counts.funnels)
+    print_failures(console, counts.failures)
+    if counts.problems:
+        console.print(
+            f"inputs that gave nothing: {len(counts.problems)} (`insvie status --rejected` lists them)"
+        )
+    mix = ", ".join(f"{name} {count}" for name, count in sorted(counts.categories.items()))
+    console.print(f"triplets ready for export: {counts.triplets}" + (f" ({mix})" if mix else ""))

@@ -4,6 +4,10 @@ Inputs are not copied into the dataset: an item records where its file is and a 
 its bytes, and the first stage reads it from there. Ids come from the fingerprint, so re-running
 with the same inputs adds nothing, the same file found twice is one item, and renaming a folder
 does not make old work look new.
+
+A re-run must cost little however many inputs there are: fingerprints of files whose metadata has not
+changed come from the dataset's ingest index instead of the files, and which items are already known
+is asked a page of inputs at a time, never item by item.
 """
 
 from __future__ import annotations
@@ -12,14 +16,25 @@ import errno
 import hashlib
 import json
 import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
-from insvie.store import Dataset
+from insvie.store import Dataset, NewItem
+from insvie.store.ingest_index import IndexedFile
 
 VIDEO_EXTS = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts"})
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 _EDGE = 1 << 20
+_PAGE = 10_000  # inputs per bulk read of the ingest index and of the items already known
+# A file whose timestamps are this close to the run may change again within the same timestamp tick
+# (a second on some filesystems) without its metadata showing it, so it is hashed but not indexed.
+_SETTLE_NS = 2_000_000_000
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -84,6 +99,62 @@ def _files(inputs: list[Path], report: IngestReport) -> list[Path]:
     return found
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    """An item ingest would add: its id and kind, and how to make its row should it be new (a file's
+    path is resolved for its source only then, which keeps an unchanged re-run from resolving them all)."""
+
+    item_id: str
+    kind: str
+    make: Callable[[], NewItem]
+
+
+class _Fingerprints:
+    """The fingerprints of one ingest run: an unchanged file's from the ingest index, any other hashed.
+
+    A file is indexed only once its timestamps are a little older than the run: one written again in
+    the same timestamp tick as its hashing would otherwise keep a stale fingerprint (git's "racily
+    clean" files). Such a file is hashed again next time, and indexed then.
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self._dataset = dataset
+        self._indexed: dict[str, IndexedFile] = {}
+        self._hashed: list[IndexedFile] = []
+        self._settled_before = time.time_ns() - _SETTLE_NS
+
+    def prefetch(self, paths: Iterable[Path]) -> None:
+        """Read the index rows of a page of files in one query, before :meth:`of` asks for each."""
+        self._indexed = self._dataset.indexed_inputs([os.path.abspath(path) for path in paths])
+
+    def of(self, path: Path) -> str:
+        """The file's fingerprint; raises OSError if it is needed and the file cannot be read."""
+        key = os.path.abspath(path)
+        stat = os.stat(path)
+        indexed = self._indexed.get(key)
+        if indexed is not None and indexed.matches(stat):
+            return indexed.fingerprint
+        digest = fingerprint(path)
+        if max(stat.st_mtime_ns, stat.st_ctime_ns) < self._settled_before:
+            self._indexed[key] = IndexedFile.of(key, stat, digest)
+            self._hashed.append(self._indexed[key])
+        return digest
+
+    def save(self) -> None:
+        """Index the files hashed since the last save, in one statement."""
+        self._dataset.index_inputs(self._hashed)
+        self._hashed = []
+
+
+def _pages(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(values), _PAGE):
+        yield values[start : start + _PAGE]
+
+
+def _file_item(item_id: str, kind: str, path: Path) -> NewItem:
+    return NewItem(item_id, kind, source=str(path.resolve()), meta={"name": path.name})
+
+
 def ingest(dataset: Dataset, inputs: list[Path], pairs: list[Path] | None = None) -> IngestReport:
     """Add every video and image under ``inputs`` and every pair listed in ``pairs`` (JSONL files).
 
@@ -93,36 +164,53 @@ def ingest(dataset: Dataset, inputs: list[Path], pairs: list[Path] | None = None
     report = IngestReport()
     taken: list[str] = []
     with dataset.transaction():
-        for path in _files([Path(p) for p in inputs], report):
-            ext = path.suffix.lower()
-            kind = "video" if ext in VIDEO_EXTS else "image" if ext in IMAGE_EXTS else None
-            if kind is None:
-                report.skipped[str(path)] = f"not a video or image extension ({ext or 'none'})"
-                continue
-            try:
-                digest = fingerprint(path)
-            except OSError as exc:
-                report.skipped[str(path)] = f"cannot read ({exc.strerror or exc})"
-                continue
-            _add(dataset, report, f"{kind}-{digest[:24]}", kind, str(path.resolve()), {"name": path.name})
-            taken.append(str(path))
+        hashes = _Fingerprints(dataset)
+        for page in _pages(_files([Path(p) for p in inputs], report)):
+            hashes.prefetch(page)
+            candidates: list[_Candidate] = []
+            for path in page:
+                ext = path.suffix.lower()
+                kind = "video" if ext in VIDEO_EXTS else "image" if ext in IMAGE_EXTS else None
+                if kind is None:
+                    report.skipped[str(path)] = f"not a video or image extension ({ext or 'none'})"
+                    continue
+                try:
+                    digest = hashes.of(path)
+                except OSError as exc:
+                    report.skipped[str(path)] = f"cannot read ({exc.strerror or exc})"
+                    continue
+                item_id = f"{kind}-{digest[:24]}"
+                candidates.append(_Candidate(item_id, kind, partial(_file_item, item_id, kind, path)))
+                taken.append(str(path))
+            _add(dataset, report, candidates)
+            hashes.save()
         for listing in pairs or []:
-            _ingest_pairs(dataset, Path(listing), report)
+            _ingest_pairs(dataset, Path(listing), report, hashes)
         dataset.clear_skipped_inputs(taken)
         for path, why in report.skipped.items():
             dataset.record_skipped_input(path, why)
     return report
 
 
-def _add(dataset: Dataset, report: IngestReport, item_id: str, kind: str, source: str, meta: dict) -> None:
-    if dataset.get_item(item_id) is not None:
-        report.known += 1
-        return
-    dataset.add_item(item_id, kind, source=source, meta=meta)
-    report.added[kind] = report.added.get(kind, 0) + 1
+def _add(dataset: Dataset, report: IngestReport, candidates: list[_Candidate]) -> None:
+    """Add the candidates the dataset does not hold yet, in their order, and count the others as known.
+
+    One query tells which are known and one statement adds the rest; an id met twice is added the
+    first time and known the second, as adding them one by one would have it.
+    """
+    seen = dataset.known_items([candidate.item_id for candidate in candidates])
+    new: list[NewItem] = []
+    for candidate in candidates:
+        if candidate.item_id in seen:
+            report.known += 1
+            continue
+        seen.add(candidate.item_id)
+        new.append(candidate.make())
+        report.added[candidate.kind] = report.added.get(candidate.kind, 0) + 1
+    dataset.add_items(new)
 
 
-def _ingest_pairs(dataset: Dataset, listing: Path, report: IngestReport) -> None:
+def _ingest_pairs(dataset: Dataset, listing: Path, report: IngestReport, hashes: _Fingerprints) -> None:
     """Existing image-edit pairs (MagicBrush, InstructPix2Pix exports): JSONL of source, edited, instruction.
 
     Image paths are relative to the listing's folder unless absolute.
@@ -132,31 +220,46 @@ def _ingest_pairs(dataset: Dataset, listing: Path, report: IngestReport) -> None
     except OSError as exc:
         report.skipped[str(listing)] = f"cannot read pair list ({exc.strerror or exc})"
         return
-    for number, line in enumerate(lines, 1):
-        where = f"{listing}:{number}"
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            source, edited, instruction = row["source"], row["edited"], row["instruction"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            report.skipped[where] = f"not a pair record with source, edited, instruction ({exc})"
-            continue
-        if not isinstance(instruction, str) or not instruction.strip():
-            report.skipped[where] = "empty instruction"
-            continue
-        paths = [(listing.parent / p).resolve() for p in (source, edited)]
-        missing = [str(p) for p in paths if not p.is_file()]
-        if missing:
-            report.skipped[where] = f"missing image {missing[0]}"
-            continue
-        digest = hashlib.sha256(
-            "\x00".join([fingerprint(paths[0]), fingerprint(paths[1]), instruction]).encode()
-        ).hexdigest()
-        meta = {
-            "source_image": str(paths[0]),
-            "edited_image": str(paths[1]),
-            "instruction": instruction.strip(),
-            "category": str(row.get("category") or "image_pair"),
-        }
-        _add(dataset, report, f"pair-{digest[:24]}", "pair", where, meta)
+    numbered = [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
+    for page in _pages(numbered):
+        pairs = [pair for number, line in page if (pair := _pair(listing, number, line, report))]
+        hashes.prefetch(path for _, paths, _, _ in pairs for path in paths)
+        candidates: list[_Candidate] = []
+        for where, paths, instruction, category in pairs:
+            digest = hashlib.sha256(
+                "\x00".join([hashes.of(paths[0]), hashes.of(paths[1]), instruction]).encode()
+            ).hexdigest()
+            meta = {
+                "source_image": str(paths[0]),
+                "edited_image": str(paths[1]),
+                "instruction": instruction.strip(),
+                "category": category,
+            }
+            item_id = f"pair-{digest[:24]}"
+            candidates.append(
+                _Candidate(item_id, "pair", partial(NewItem, item_id, "pair", where, meta=meta))
+            )
+        _add(dataset, report, candidates)
+        hashes.save()
+
+
+def _pair(
+    listing: Path, number: int, line: str, report: IngestReport
+) -> tuple[str, list[Path], str, str] | None:
+    """A pair line's place, images, instruction and category; None (the skip reported) if it is unusable."""
+    where = f"{listing}:{number}"
+    try:
+        row = json.loads(line)
+        source, edited, instruction = row["source"], row["edited"], row["instruction"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        report.skipped[where] = f"not a pair record with source, edited, instruction ({exc})"
+        return None
+    if not isinstance(instruction, str) or not instruction.strip():
+        report.skipped[where] = "empty instruction"
+        return None
+    paths = [(listing.parent / p).resolve() for p in (source, edited)]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        report.skipped[where] = f"missing image {missing[0]}"
+        return None
+    return where, paths, instruction, str(row.get("category") or "image_pair")

@@ -2,23 +2,25 @@
 
 Results are keyed by (stage, item, config hash). A step's inputs are the items of its kind that the
 step it comes ``after`` kept under that step's current config, so changing one stage's settings
-re-runs that stage and everything downstream of the items it changes, and nothing else. Each
-finished batch is recorded in one transaction after its files are in place: ``kill -9`` loses at
-most the batches in flight, and a finished build re-run finds nothing pending.
+re-runs that stage and everything downstream of the items it changes, and nothing else.
+
+Nothing here holds a step's work in memory: what is pending is decided and read from the store a page
+at a time (``tasks.py``), and finished batches are recorded in bulk after their files are in place
+(``recording.py``): ``kill -9`` loses at most the batches in flight and a few milliseconds of finished
+work, and a finished build re-run finds nothing pending without loading an item.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from insvie.engine.executors import Executor
-from insvie.engine.inputs import Inputs
+from insvie.engine.recording import Recorder
 from insvie.engine.stage import Outcome, Stage, StageContext, StageStopped, Task
+from insvie.engine.tasks import PAGE, TaskSource, pending_batches
 from insvie.engine.work import ready_stage
-from insvie.store import Dataset, Funnel, Item
+from insvie.store import Dataset, Funnel, PendingQuery
 
 
 @dataclass(frozen=True)
@@ -31,16 +33,6 @@ class Step:
     @property
     def name(self) -> str:
         return self.stage.name
-
-
-@dataclass(frozen=True)
-class _StepInputs:
-    """What a step's tasks may read: the declared keys, and each loaded output by key, then item id
-    (with whether it is read from the item's parent)."""
-
-    step: str
-    declared: frozenset[str]
-    by_key: dict[str, tuple[bool, dict[str, dict[str, Any]]]]
 
 
 @dataclass
@@ -103,121 +95,50 @@ class Runner:
     def run_step(self, step: Step) -> StepReport:
         stage = step.stage
         digest = self.hash_of(step)
-        candidates = self._candidates(step)
-        pending_ids = self.dataset.pending(stage.name, digest, candidates, max_attempts=self.max_attempts)
-        self.progress.start(stage.name, len(pending_ids))
+        after = None if step.after is None else (step.after, self._hashes[step.after])
+        query = PendingQuery(stage.name, digest, stage.consumes, after, self.max_attempts)
+        total = self.dataset.count_pending(query)
+        self.progress.start(stage.name, total)
         stopped = None
-        if pending_ids:
-            inputs = self._declared_outputs(step)
-            tasks = [self._task(item_id, inputs) for item_id in pending_ids]
-            if stage.scope == "all":
-                pending = set(pending_ids)
-                kept = [
-                    self._task(result.item_id, inputs)
-                    for result in self.dataset.results(stage.name, digest, status="done")
-                    if result.item_id not in pending
-                ]
-                finished: Iterable[tuple[list[Task], list[Outcome]]] = [
-                    (
-                        tasks,
-                        _checked(stage, tasks, lambda: ready_stage(stage, self.ctx).process_all(tasks, kept)),
-                    )
-                ]
-            else:
-                size = max(1, stage.batch_size)
-                batches = [tasks[i : i + size] for i in range(0, len(tasks), size)]
-                finished = self.executor.run(stage, self.ctx, batches)
+        if total:
+            source = TaskSource(self.dataset, stage, self._hashes)
+            recorder = Recorder(self.dataset, stage.name, digest)
             try:
-                for _batch, outcomes in finished:
-                    self._record(stage.name, digest, outcomes)
+                for _batch, outcomes in self._finished(stage, digest, query, source):
+                    recorder.add(outcomes)
                     self.progress.advance(stage.name, outcomes)
             except StageStopped as exc:
                 stopped = str(exc)
+            finally:
+                recorder.flush()
         self.progress.finish(stage.name)
         funnel = self.dataset.funnel(stage.name, digest)
-        return StepReport(stage.name, digest, len(pending_ids), funnel, stopped)
+        return StepReport(stage.name, digest, total, funnel, stopped)
 
-    # -- inputs --------------------------------------------------------------------------------
-
-    def _candidates(self, step: Step) -> list[str]:
-        """Items of the step's kind that ``after`` kept, or that ``after`` made from an item it kept."""
-        items = list(self.dataset.iter_items(step.stage.consumes))
-        if step.after is None:
-            return [item.id for item in items]
-        kept = {r.item_id for r in self.dataset.results(step.after, self._hashes[step.after], status="done")}
-        return [item.id for item in items if item.id in kept or item.parent in kept]
-
-    def _declared_outputs(self, step: Step) -> _StepInputs:
-        """The outputs the stage declares it reads, each from the first of its alternatives that ran
-        earlier (under its current config), by step then item id."""
-        declared = frozenset(read.key(s) for read in step.stage.reads() for s in read.alternatives)
-        outputs = _StepInputs(step.name, declared, {})
-        for read in step.stage.reads():
-            name = next((s for s in read.alternatives if s in self._hashes and s != step.name), None)
-            if name is None:
-                continue
-            fields = read.fields
-            by_item = {
-                r.item_id: r.output if fields is None else {k: r.output[k] for k in fields if k in r.output}
-                for r in self.dataset.results(name, self._hashes[name], status="done")
-            }
-            outputs.by_key[read.key(name)] = (read.parent, by_item)
-        return outputs
-
-    def _task(self, item_id: str, outputs: _StepInputs) -> Task:
-        item = self.dataset.get_item(item_id)
-        assert item is not None, item_id
-        parent: Item | None = self.dataset.get_item(item.parent) if item.parent else None
-        values = {}
-        for key, (of_parent, by_item) in outputs.by_key.items():
-            owner = (parent.id if parent else None) if of_parent else item_id
-            if owner is not None and owner in by_item:
-                values[key] = by_item[owner]
-        inputs = Inputs(outputs.step, outputs.declared, values)
-        return Task(
-            item_id=item.id,
-            kind=item.kind,
-            media=self._path(item.media),
-            source=item.source,
-            meta=item.meta,
-            parent_id=parent.id if parent else None,
-            parent_media=self._path(parent.media) if parent else None,
-            parent_meta=parent.meta if parent else {},
-            inputs=inputs,
-        )
-
-    def _path(self, relpath: str | None) -> Path | None:
-        return None if relpath is None else self.dataset.resolve(relpath)
-
-    # -- recording -----------------------------------------------------------------------------
-
-    def _record(self, stage: str, digest: str, outcomes: list[Outcome]) -> None:
-        ds = self.dataset
-        with ds.transaction():
-            for outcome in outcomes:
-                output = dict(outcome.output)
-                output.update({key: ds.adopt(path) for key, path in outcome.files.items()})
-                if outcome.status == "done":
-                    for child in outcome.children:
-                        meta = dict(child.meta)
-                        meta.update({key: ds.adopt(path) for key, path in child.files.items()})
-                        ds.add_item(
-                            child.id,
-                            child.kind,
-                            source=child.source,
-                            media=None if child.media is None else ds.adopt(child.media),
-                            parent=outcome.item_id,
-                            meta=meta,
-                        )
-                ds.record_result(
-                    stage,
-                    outcome.item_id,
-                    digest,
-                    outcome.status,
-                    output=output or None,
-                    reason=outcome.reason,
-                    error=outcome.error,
-                )
+    def _finished(
+        self, stage: Stage, digest: str, query: PendingQuery, source: TaskSource
+    ) -> Iterable[tuple[list[Task], list[Outcome]]]:
+        """Finished batches as the executor yields them; a ``scope = "all"`` stage decides every pending
+        item at once in the driver, knowing the items it kept before under this config."""
+        if stage.scope != "all":
+            return self.executor.run(
+                stage, self.ctx, pending_batches(self.dataset, query, source, stage.batch_size)
+            )
+        tasks = [task for batch in pending_batches(self.dataset, query, source, PAGE) for task in batch]
+        pending = {task.item_id for task in tasks}
+        kept_ids = [
+            r.item_id
+            for r in self.dataset.results(stage.name, digest, status="done")
+            if r.item_id not in pending
+        ]
+        kept = [
+            task
+            for start in range(0, len(kept_ids), PAGE)
+            for task in source.tasks(kept_ids[start : start + PAGE])
+        ]
+        return [
+            (tasks, _checked(stage, tasks, lambda: ready_stage(stage, self.ctx).process_all(tasks, kept)))
+        ]
 
 
 def _checked(stage: Stage, tasks: list[Task], call: Callable[[], list[Outcome]]) -> list[Outcome]:

@@ -34,13 +34,18 @@ class Resources:
     """What one worker of a stage needs; executors size pools and Ray requests from it.
 
     ``actor`` asks for a long-lived worker that keeps what ``setup`` loaded (a model on a GPU);
-    by default GPU stages get actors and CPU stages get plain tasks.
+    by default GPU stages get actors and CPU stages get plain tasks. ``custom`` names Ray custom
+    resources (``{"model_node": 0.01}``) that pin the stage's workers to the nodes offering them, so
+    model steps land where their weights and accelerators are; the local executor ignores it. It is
+    where a worker runs, never what it decides, so it stays out of every config hash (as all of
+    ``Resources`` does). Treat it as read-only; it is left out of the hash so the class stays hashable.
     """
 
     cpus: float = 1.0
     gpus: float = 0.0
     memory_gb: float = 1.0
     actor: bool | None = None
+    custom: Mapping[str, float] = field(default_factory=dict, hash=False)
 
     @property
     def wants_actor(self) -> bool:
@@ -209,10 +214,15 @@ class Stage(ABC):
         }
 
     def fingerprint(self) -> str:
-        """The hash of :meth:`describe`: the key of this stage's results (and a tag for ids it makes)."""
-        from insvie.store import config_hash
+        """The hash of :meth:`describe`: the key of this stage's results (and a tag for ids it makes).
 
-        return config_hash(self.describe())
+        Computed once per instance (its config is frozen): workers key their set-up stage by it for
+        every batch."""
+        if "_fingerprint" not in self.__dict__:
+            from insvie.store import config_hash
+
+            self.__dict__["_fingerprint"] = config_hash(self.describe())
+        return self.__dict__["_fingerprint"]
 
     def reads(self) -> tuple[Input, ...]:
         """The earlier outputs :meth:`process` reads from ``task.inputs`` (none by default)."""

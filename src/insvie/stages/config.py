@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from insvie.errors import ConfigError
 from insvie.stages.animate import AnimateConfig
@@ -30,11 +30,55 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Ray's own resources have options of their own (Resources.cpus, gpus, memory_gb); Ray refuses them here.
+_RAY_BUILTIN = frozenset({"CPU", "GPU", "memory", "object_store_memory"})
+
+
 class RunConfig(_Section):
+    """How and where a build runs: never part of a stage's config hash, so changing any of it resumes
+    a build instead of redoing it."""
+
     executor: Literal["local", "ray"] = "local"
     workers: Annotated[int, Field(ge=0, description="Local: 0 runs in-process; N uses N processes.")] = 0
     ray_address: str | None = None
     max_attempts: Annotated[int, Field(ge=1, description="Tries per item before it is left failed.")] = 3
+    ray_resources: Annotated[
+        dict[str, dict[str, float]],
+        Field(
+            description="Ray: step name -> extra custom resources its workers ask for, e.g. "
+            "{edit: {model_node: 0.01}} runs edit only on nodes started with --resources "
+            "'{\"model_node\": 1}'. Ignored by the local executor."
+        ),
+    ] = {}
+
+    @field_validator("ray_resources")
+    @classmethod
+    def _pins(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        """Refuse what would pin nothing or that Ray refuses mid-build: an unknown step (a typo would
+        silently run the step anywhere), a driver-side step, Ray's built-in resources, bad amounts."""
+        from insvie.stages.pipeline import PIPELINE  # the pipeline imports this module
+
+        steps = {stage.name: stage for stage in PIPELINE}
+        problems = []
+        unknown = sorted(name for name in value if name not in steps)
+        if unknown:
+            problems.append(f"unknown steps {', '.join(unknown)} (steps: {', '.join(sorted(steps))})")
+        in_driver = sorted(name for name in value if name in steps and steps[name].scope == "all")
+        if in_driver:
+            problems.append(f"{', '.join(in_driver)} run in the driver and cannot be pinned to a node")
+        for step, extra in value.items():
+            for name, amount in extra.items():
+                if name in _RAY_BUILTIN or not name:
+                    problems.append(
+                        f"{step}.{name}: not a custom resource (CPU, GPU and memory are the step's own)"
+                    )
+                elif not (1e-4 <= amount < 1 or (amount >= 1 and float(amount).is_integer())):
+                    problems.append(
+                        f"{step}.{name}: Ray takes a whole number or a fraction in [0.0001, 1), got {amount}"
+                    )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
 
 class BuildConfig(_Section):

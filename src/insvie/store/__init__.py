@@ -16,9 +16,13 @@ Public API::
     ds.results(stage, config_hash, *, status=None) -> list[Result]
     ds.temp_path(ext) -> Path;  ds.adopt(tmp_path) -> str     # workers write, the runner adopts
     ds.pending(stage, config_hash, item_ids, *, max_attempts=3) -> list[str]
+    ds.add_items(list[NewItem]);  ds.record_results(stage, config_hash, list[NewResult])  # bulk
+    ds.count_pending(PendingQuery) -> int;  ds.pending_page(query, after_rowid, limit) -> [(rowid, id)]
+    ds.items_with_parents(ids) -> [(Item, parent)];  ds.done_outputs(stage, config_hash, ids) -> {id: output}
     ds.funnel(stage, config_hash=None) -> Funnel
     ds.failures(stage, config_hash, *, examples=3) -> list[FailureGroup]   # grouped by error, most first
-    ds.record_skipped_input(path, reason);  ds.input_problems() -> list[InputProblem]
+    ds.record_skipped_input(path, reason);  ds.clear_skipped_inputs(paths)
+    ds.input_problems() -> list[InputProblem]
     ds.writing(command) -> ContextManager[None]          # the one-writer lock of a build; clears tmp/
     ds.set_review(item_id, verdict, *, reason=None, reviewer=None) -> Review
     ds.get_review(item_id) -> Review | None;  ds.reviews() -> dict[str, Review]
@@ -44,12 +48,15 @@ from insvie.store.records import (
     Funnel,
     InputProblem,
     Item,
+    NewItem,
+    NewResult,
     Result,
     Review,
     Status,
     Verdict,
     config_hash,
 )
+from insvie.store.work_queue import PendingQuery
 
 __all__ = [
     "DB_NAME",
@@ -62,7 +69,10 @@ __all__ = [
     "Funnel",
     "InputProblem",
     "Item",
+    "NewItem",
+    "NewResult",
     "PendingMedia",
+    "PendingQuery",
     "Result",
     "Review",
     "Status",

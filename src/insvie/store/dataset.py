@@ -19,21 +19,45 @@ A connection is not shared between threads; give each thread its own ``Dataset.o
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from insvie.store import configs, fsio, health, inputs, items, summaries
+from insvie.store import (
+    configs,
+    fsio,
+    health,
+    ingest_index,
+    input_problems,
+    inputs,
+    items,
+    summaries,
+    work_queue,
+)
 from insvie.store import results as result_rows
 from insvie.store import reviews as review_rows
+from insvie.store.ingest_index import IndexedFile
 from insvie.store.layout import DB_NAME, EXPORTS_DIR, open_folder
 from insvie.store.lock import WriterLock
 from insvie.store.media_files import TMP_DIR, MediaFiles, PendingMedia
 from insvie.store.paths import resolve_inside
-from insvie.store.records import FailureGroup, Funnel, InputProblem, Item, Result, Review, Status, Verdict
+from insvie.store.records import (
+    FailureGroup,
+    Funnel,
+    InputProblem,
+    Item,
+    NewItem,
+    NewResult,
+    Result,
+    Review,
+    Status,
+    Verdict,
+)
 from insvie.store.state_db import StateDb
+from insvie.store.summaries import change_marker
+from insvie.store.work_queue import PendingQuery
 
 
 def _reopen(root: str) -> Dataset:
@@ -120,6 +144,10 @@ class Dataset:
         """Move a finished file from the tmp area to its content address and record it; its relpath."""
         return self._media.adopt(path)
 
+    def adopt_many(self, paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+        """:meth:`adopt` for a group of files, with one sync per folder (the runner's bulk path)."""
+        return self._media.adopt_many(paths)
+
     # -- items and configs ---------------------------------------------------------------------
 
     def add_item(
@@ -134,6 +162,10 @@ class Dataset:
     ) -> Item:
         """Add an item, or return it unchanged if the same item was added before (see :func:`items.add`)."""
         return items.add(self._db, item_id, kind, source=source, media=media, parent=parent, meta=meta)
+
+    def add_items(self, new: Sequence[NewItem]) -> None:
+        """Add many items in one statement, with :meth:`add_item`'s rules (the runner's bulk path)."""
+        items.add_many(self._db, new)
 
     def get_item(self, item_id: str) -> Item | None:
         return items.get(self._db, item_id)
@@ -167,6 +199,10 @@ class Dataset:
             self._db, stage, item_id, config_hash, status, output=output, reason=reason, error=error
         )
 
+    def record_results(self, stage: str, config_hash: str, new: Sequence[NewResult]) -> None:
+        """Record many results of one step in one statement, not read back (the runner's bulk path)."""
+        result_rows.record_many(self._db, stage, config_hash, new)
+
     def get_result(self, stage: str, item_id: str, config_hash: str) -> Result | None:
         return result_rows.get(self._db, stage, item_id, config_hash)
 
@@ -183,6 +219,22 @@ class Dataset:
     ) -> list[str]:
         """The ids (in the given order) that ``stage`` still has to run under ``config_hash``."""
         return result_rows.pending(self._db, stage, config_hash, item_ids, max_attempts)
+
+    # -- a step's work, a page at a time (see ``work_queue``) ---------------------------------------
+
+    def count_pending(self, query: PendingQuery) -> int:
+        return work_queue.count_pending(self._db, query)
+
+    def pending_page(self, query: PendingQuery, after_rowid: int, limit: int) -> list[tuple[int, str]]:
+        """Up to ``limit`` pending (rowid, item id) pairs after ``after_rowid``, in the order items came."""
+        return work_queue.pending_page(self._db, query, after_rowid, limit)
+
+    def items_with_parents(self, ids: Sequence[str]) -> list[tuple[Item, Item | None]]:
+        return work_queue.with_parents(self._db, ids)
+
+    def done_outputs(self, stage: str, config_hash: str, ids: Sequence[str]) -> dict[str, Any]:
+        """The outputs ``stage`` recorded as done under ``config_hash`` for those of ``ids`` it kept."""
+        return work_queue.done_outputs(self._db, stage, config_hash, ids)
 
     def funnel(self, stage: str, config_hash: str | None = None) -> Funnel:
         """Counts of what ``stage`` did: items in, kept, rejected by reason, failed."""
@@ -204,7 +256,21 @@ class Dataset:
 
     def input_problems(self) -> list[InputProblem]:
         """Every input that gave nothing: skipped at ingest, or turned down by the step that read it."""
-        return inputs.problems(self._db)
+        return input_problems.input_problems(self._db)
+
+    # -- ingest's index of input files (see ``ingest_index``) ----------------------------------
+
+    def indexed_inputs(self, paths: Sequence[str]) -> dict[str, IndexedFile]:
+        """How ingest last hashed those of ``paths`` (absolute) it has hashed, by path, in one query."""
+        return ingest_index.lookup(self._db, paths)
+
+    def index_inputs(self, files: Sequence[IndexedFile]) -> None:
+        """Remember how ``files`` were hashed, in one statement, so a re-run need not read them again."""
+        ingest_index.record(self._db, files)
+
+    def known_items(self, item_ids: Sequence[str]) -> set[str]:
+        """Those of ``item_ids`` already in the dataset, in one query (ingest's bulk "already known?")."""
+        return ingest_index.known_items(self._db, item_ids)
 
     # -- reviews and health --------------------------------------------------------------------
 
@@ -224,3 +290,8 @@ class Dataset:
     def verify(self, *, rehash: bool = False) -> list[str]:
         """Problems found in the dataset, as messages naming what is wrong; empty when healthy."""
         return health.verify(self._db, self.resolve, rehash)
+
+    def change_marker(self) -> dict[str, int | float]:
+        """Counts and high-water marks of items, results and reviews; unchanged values mean nothing an
+        export reads has changed (see :func:`insvie.store.summaries.change_marker`)."""
+        return change_marker(self._db.conn())

@@ -22,6 +22,7 @@ from insvie.errors import SchemaError, StoreError
 
 APPLICATION_ID = 0x496E5356  # "InSV"
 BUSY_TIMEOUT_MS = 60_000
+CACHE_KIB = 64 * 1024
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -110,8 +111,26 @@ def _v3(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v4(conn: sqlite3.Connection) -> None:
+    """Ingest's index of input files (see ``ingest_index``): a re-run takes an unchanged file's fingerprint
+    from here instead of reading the file again. Keyed by path alone, so ``WITHOUT ROWID``."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE ingest_index (
+            path        TEXT PRIMARY KEY,
+            size        INTEGER NOT NULL,
+            mtime_ns    INTEGER NOT NULL,
+            ctime_ns    INTEGER NOT NULL,
+            inode       INTEGER NOT NULL,
+            fingerprint TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
 # MIGRATIONS[n - 1] brings a database from version n - 1 to n; append, never edit a released one.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -135,6 +154,9 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
             )
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+        # SQLite's default page cache is 2 MiB: once the indexes outgrow it, every insert reads pages
+        # back from disk. 64 MiB keeps the indexes of a few million rows cached.
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise StoreError(f"{path}: not a usable SQLite database ({exc})") from exc

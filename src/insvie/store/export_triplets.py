@@ -19,17 +19,19 @@ import io
 import json
 import os
 import re
-import shutil
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 from typing import Any, TypeVar
 
 from insvie.errors import StoreError
+from insvie.store.accepted import accepted, triplet_parts
 from insvie.store.blobs import MEDIA_DIR
 from insvie.store.dataset import EXPORTS_DIR, TMP_DIR, Dataset
-from insvie.store.fsio import fsync_dir, replace_folder, write_atomically
+from insvie.store.fsio import fsync_dir, fsync_file, link_or_copy, replace_folder
+from insvie.store.reader import reading
 from insvie.store.records import Item
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -71,25 +73,15 @@ class Triplet:
 
 
 def accepted_triplets(dataset: Dataset, *, final_stage: str = "refilter") -> Iterator[Triplet]:
-    """Triplets kept by ``final_stage`` (its latest result per item) and not rejected in review, by id."""
-    kept = {
-        r.item_id for r in dataset.latest_results("triplet") if r.stage == final_stage and r.status == "done"
-    }
-    reviews = dataset.reviews()
-    for item in sorted(dataset.iter_items("triplet"), key=lambda item: item.id):
-        review = reviews.get(item.id)
-        if item.id not in kept or (review is not None and review.verdict == "reject"):
-            continue
-        source_rel, instruction = item.meta.get("source_media"), item.meta.get("instruction")
-        if not item.media or not source_rel or not instruction:
-            raise StoreError(f"triplet {item.id!r} lacks its edited media, source_media or instruction")
-        yield Triplet(
-            item,
-            dataset.resolve(source_rel),
-            dataset.resolve(item.media),
-            instruction,
-            None if review is None else review.verdict,
-        )
+    """Triplets kept by ``final_stage`` (its latest result per item) and not rejected in review, by id.
+
+    They are read a page at a time on a connection of their own (see ``accepted``), so the caller may
+    write to the dataset while iterating and memory holds a page however many triplets there are.
+    """
+    with reading(dataset) as db:
+        for item, verdict in accepted(db, final_stage):
+            source, edited, instruction = triplet_parts(item)
+            yield Triplet(item, dataset.resolve(source), dataset.resolve(edited), instruction, verdict)
 
 
 def _record(triplet: Triplet) -> dict[str, Any]:
@@ -174,6 +166,16 @@ def _export_folder(dest: Path, write: Callable[[Path], _T]) -> _T:
         raise StoreError(f"{where}: cannot write the export ({_reason(exc)})") from exc
 
 
+def _add_to_shard(tar: tarfile.TarFile, triplet: Triplet) -> None:
+    key = _UNSAFE.sub("_", triplet.item.id)
+    tar.add(triplet.source, arcname=f"{key}.src.mp4")
+    tar.add(triplet.edited, arcname=f"{key}.tgt.mp4")
+    data = json.dumps(_record(triplet), sort_keys=True, ensure_ascii=False).encode()
+    info = tarfile.TarInfo(f"{key}.json")
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
 def export_webdataset(
     dataset: Dataset, dest: str | os.PathLike[str], *, shard_size: int = 1000, final_stage: str = "refilter"
 ) -> list[Path]:
@@ -189,31 +191,14 @@ def export_webdataset(
 
     def write_shards(folder: Path) -> list[str]:
         names: list[str] = []
-        batch: list[Triplet] = []
-
-        def flush() -> None:
-            members = list(batch)
-
-            def write(tmp: Path) -> None:
-                with tarfile.open(tmp, "w") as tar:
-                    for triplet in members:
-                        key = _UNSAFE.sub("_", triplet.item.id)
-                        tar.add(triplet.source, arcname=f"{key}.src.mp4")
-                        tar.add(triplet.edited, arcname=f"{key}.tgt.mp4")
-                        data = json.dumps(_record(triplet), sort_keys=True, ensure_ascii=False).encode()
-                        info = tarfile.TarInfo(f"{key}.json")
-                        info.size = len(data)
-                        tar.addfile(info, io.BytesIO(data))
-
-            names.append(write_atomically(folder / f"shard-{len(names):06d}.tar", write).name)
-            batch.clear()
-
-        for triplet in accepted_triplets(dataset, final_stage=final_stage):
-            batch.append(triplet)
-            if len(batch) == shard_size:
-                flush()
-        if batch:
-            flush()
+        triplets = enumerate(accepted_triplets(dataset, final_stage=final_stage))
+        for index, members in groupby(triplets, key=lambda pair: pair[0] // shard_size):
+            path = folder / f"shard-{index:06d}.tar"
+            with tarfile.open(path, "w") as tar:
+                for _, triplet in members:
+                    _add_to_shard(tar, triplet)
+            fsync_file(path)  # the folder is synced once, before it is swapped in
+            names.append(path.name)
         return names
 
     return [final / name for name in _export_folder(final, write_shards)]
@@ -224,36 +209,34 @@ def export_insvie_csv(
 ) -> Path:
     """The released InsViE layout in the folder ``dest``: ``source/``, ``edited/`` and ``metadata.csv``.
 
-    Tools written for InsViE-1M read this folder unchanged. Files are copied, not linked, so the
-    export survives the dataset folder being moved or cleaned. The folder is written whole and
-    swapped in (see :func:`replace_folder`): a re-export equals a fresh export, so the files of a
-    triplet rejected in review since the last export are gone, not just its CSV row.
+    Tools written for InsViE-1M read this folder unchanged. Files are hard links to the dataset's media
+    where the filesystem allows (instant, no extra space), else copies; either survives the dataset folder
+    being moved or cleaned. A link shares its data with the dataset's file, so edit an exported video by
+    writing a new file, never in place. The folder is written whole and swapped in (see
+    :func:`replace_folder`): a re-export equals a fresh export, so the files of a triplet rejected in
+    review since the last export are gone, not just its CSV row. Nothing inside the temporary folder is
+    renamed or synced file by file: each folder is synced once, before the swap.
     """
     final = check_destination(dataset, dest, replaces="insvie-csv")
 
     def write_layout(folder: Path) -> None:
-        for sub in ("source", "edited"):
-            (folder / sub).mkdir()
-        rows: list[tuple[str, str]] = []
-        seen: set[str] = set()
-        for triplet in accepted_triplets(dataset, final_stage=final_stage):
-            name = f"{triplet.stem}.mp4"
-            if name in seen:
-                name = f"{_UNSAFE.sub('-', triplet.item.id)}.mp4"
-            seen.add(name)
-            for sub, path in (("source", triplet.source), ("edited", triplet.edited)):
-                write_atomically(folder / sub / name, lambda tmp, path=path: shutil.copyfile(path, tmp))
-            rows.append((name, triplet.instruction))
-
-        def write(tmp: Path) -> None:
-            with open(tmp, "w", newline="", encoding="utf-8") as fh:
-                writer = csv.writer(fh)
-                writer.writerow(["video", "instruct"])
-                writer.writerows(rows)
-
-        write_atomically(folder / "metadata.csv", write)
-        for sub in ("source", "edited"):
-            fsync_dir(folder / sub)
+        folders = [folder / "source", folder / "edited"]
+        for sub in folders:
+            sub.mkdir()
+        with open(folder / "metadata.csv", "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["video", "instruct"])
+            for triplet in accepted_triplets(dataset, final_stage=final_stage):
+                name = f"{triplet.stem}.mp4"
+                if (folder / "source" / name).exists():  # the folder is the record of the names taken
+                    name = f"{_UNSAFE.sub('-', triplet.item.id)}.mp4"
+                link_or_copy(triplet.source, folder / "source" / name)
+                link_or_copy(triplet.edited, folder / "edited" / name)
+                writer.writerow((name, triplet.instruction))
+            fh.flush()
+            os.fsync(fh.fileno())
+        for sub in folders:  # one sync per folder for all its links (copies synced themselves)
+            fsync_dir(sub)
 
     _export_folder(final, write_layout)
     return final / "metadata.csv"

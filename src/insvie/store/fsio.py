@@ -6,7 +6,8 @@ names carry the writer's pid (``tmp-<pid>-<random>``). In the dataset's ``tmp/``
 every one of them once it holds the writer lock (no other writer can be running then; see
 ``insvie.store.lock``); elsewhere (exports) a name whose writer is dead marks a leftover. A whole
 folder (a folder export) is written the same way: into a temporary folder beside it, then swapped in
-(:func:`replace_folder`).
+(:func:`replace_folder`); files inside such a folder need no rename of their own, only to be on disk
+before the swap (:func:`link_or_copy`, :func:`fsync_file`), and the folder is synced once.
 """
 
 from __future__ import annotations
@@ -67,6 +68,24 @@ def write_atomically(dest: Path, write: Callable[[Path], None]) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return dest
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Give ``src``'s content the name ``dst`` (replacing a file there): a hard link where the filesystem
+    allows, else a synced copy.
+
+    A link is instant, takes no space and shares data already on disk, so only the folder holding it needs
+    syncing (once, by the caller, for all of its files); a copy (another filesystem, one without links) is
+    synced here. Either way the result survives the source's folder being moved or cleaned.
+    """
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        os.unlink(dst)
+        link_or_copy(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+        fsync_file(dst)
 
 
 def pid_alive(pid: int) -> bool:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from insvie.store import results
-from insvie.store.records import InputProblem, to_json
+from insvie.store.records import to_json
 from insvie.store.state_db import StateDb
 
 INPUT_KINDS = ("video", "image", "pair")  # items ingest makes from the files it is given
@@ -33,35 +32,3 @@ def clear_skips(db: StateDb, paths: Iterable[str]) -> None:
             "DELETE FROM skipped_inputs WHERE path IN (SELECT value FROM json_each(?))",
             (to_json(list(paths), "input paths"),),
         )
-
-
-def problems(db: StateDb) -> list[InputProblem]:
-    """Every input that gave nothing: skipped at ingest, or rejected or failed by the step that
-    read it (its latest result), by path."""
-    conn = db.conn()
-    found = [
-        InputProblem(path, "ingest", "skipped", reason)
-        for path, reason in conn.execute("SELECT path, reason FROM skipped_inputs ORDER BY path")
-    ]
-    sources = {
-        item_id: source
-        for item_id, source in conn.execute(
-            f"SELECT id, source FROM items WHERE kind IN ({', '.join('?' * len(INPUT_KINDS))})",
-            INPUT_KINDS,
-        )
-    }
-    for kind in INPUT_KINDS:
-        for result in results.latest(db, kind):
-            if result.status == "done":
-                continue
-            reason = result.reason if result.status == "rejected" else result.error
-            found.append(
-                InputProblem(
-                    sources.get(result.item_id) or result.item_id,
-                    result.stage,
-                    result.status,
-                    reason or "",
-                    result.item_id,
-                )
-            )
-    return sorted(found, key=lambda problem: (problem.path, problem.step))

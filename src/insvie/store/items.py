@@ -10,27 +10,28 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from insvie.errors import StoreError
 from insvie.store.blobs import Blob
 from insvie.store.paths import check_relpath
-from insvie.store.records import Item, check_item_id, check_name, to_json
+from insvie.store.records import Item, NewItem, check_item_id, check_name, to_json
 from insvie.store.rows import ITEM_COLUMNS, item_from_row
-from insvie.store.state_db import StateDb
+from insvie.store.state_db import StateDb, all_or_nothing
 
 _PAGE = 1000
 _FIELDS = ("kind", "source", "media", "parent", "meta")
 
 
-def record_media(db: StateDb, blob: Blob) -> None:
-    """Record a stored file's row; storing the same content again changes nothing."""
+def record_media(db: StateDb, blobs: Sequence[Blob]) -> None:
+    """Record stored files' rows; storing the same content again changes nothing."""
+    now = time.time()
     with db.transaction() as conn:
-        conn.execute(
+        conn.executemany(
             "INSERT INTO media (relpath, sha256, size, created_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (relpath) DO NOTHING",
-            (blob.relpath, blob.sha256, blob.size, time.time()),
+            [(blob.relpath, blob.sha256, blob.size, now) for blob in blobs],
         )
 
 
@@ -78,6 +79,45 @@ def add(
             f"INSERT INTO items ({ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", (item_id, *fields, now)
         )
     return Item(item_id, kind, source, media, parent, json.loads(meta_json), now)
+
+
+def add_many(db: StateDb, new: Sequence[NewItem]) -> None:
+    """Add many items in one statement, with :func:`add`'s rules: adding an item again is a no-op, a
+    different item under an existing id is an error, and parents and media must exist.
+
+    The runner records whole groups of batches this way. The rare re-add (a batch redone after a crash)
+    and any row the database refuses fall back to :func:`add` row by row, which names the item and why.
+    """
+    if not new:
+        return
+    now = time.time()
+    rows = [
+        (item.id, *_checked_fields(item.id, item.kind, item.source, item.media, item.parent, item.meta), now)
+        for item in new
+    ]
+    with db.transaction() as conn:
+        before = conn.total_changes
+        try:
+            with all_or_nothing(conn):
+                conn.executemany(
+                    f"INSERT INTO items ({ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO NOTHING",
+                    rows,
+                )
+            if conn.total_changes - before == len(rows):
+                return
+        except sqlite3.IntegrityError:
+            pass
+        for item in new:
+            add(
+                db,
+                item.id,
+                item.kind,
+                source=item.source,
+                media=item.media,
+                parent=item.parent,
+                meta=item.meta,
+            )
 
 
 def _checked_fields(

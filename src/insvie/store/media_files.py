@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,12 +32,15 @@ class PendingMedia:
 
 
 class MediaFiles:
-    """The dataset's ``media/`` and ``tmp/`` areas; ``record(blob)`` writes a stored file's row."""
+    """The dataset's ``media/`` and ``tmp/`` areas; ``record(blobs)`` writes stored files' rows."""
 
-    def __init__(self, root: Path, resolve: Callable[[str], Path], record: Callable[[Blob], None]) -> None:
+    def __init__(
+        self, root: Path, resolve: Callable[[str], Path], record: Callable[[Sequence[Blob]], None]
+    ) -> None:
         self.root = root
         self._resolve = resolve
         self._record = record
+        self._folders: dict[str, Path] = {}  # content-address folders known to exist, by stored name
 
     def put_file(self, src: str | os.PathLike[str], *, ext: str | None = None) -> str:
         src = Path(src)
@@ -87,23 +90,51 @@ class MediaFiles:
     def adopt(self, path: str | os.PathLike[str]) -> str:
         """Only files inside this dataset's tmp area are adopted (a rename, never a copy); anything else
         is refused so that a stage cannot smuggle an outside path into the store."""
-        tmp = Path(os.path.abspath(path))
+        return self.adopt_many([path])[0]
+
+    def adopt_many(self, paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+        """:meth:`adopt` for a group of files: each is synced and renamed, then each folder they went to
+        is synced once, then their rows are recorded. Rows of a group commit together, so one folder
+        sync per group is as durable as one per file, and a crash still leaves no row without its file.
+        """
         tmp_root = self._resolve(TMP_DIR)
-        if tmp.parent != tmp_root or not tmp.is_file():
-            raise StoreError(f"{path}: only finished files in {tmp_root} can be adopted into the dataset")
-        sha, size = hash_file(tmp)
+        files = [Path(os.path.abspath(path)) for path in paths]
+        for tmp, path in zip(files, paths, strict=True):
+            if tmp.parent != tmp_root or not tmp.is_file():
+                raise StoreError(f"{path}: only finished files in {tmp_root} can be adopted into the dataset")
+        blobs, folders = [], set()
         try:
-            return self._install(tmp, Blob(sha, size, normalize_ext("".join(tmp.suffixes[-1:]))))
+            for tmp in files:
+                sha, size = hash_file(tmp)
+                blob = Blob(sha, size, normalize_ext("".join(tmp.suffixes[-1:])))
+                final = self._folder_for(blob) / Path(blob.relpath).name
+                fsio.fsync_file(tmp)
+                os.replace(tmp, final)
+                folders.add(final.parent)
+                blobs.append(blob)
+            for folder in folders:
+                fsio.fsync_dir(folder)
         finally:
-            tmp.unlink(missing_ok=True)
+            for tmp in files:
+                tmp.unlink(missing_ok=True)
+        self._record(blobs)
+        return [blob.relpath for blob in blobs]
+
+    def _folder_for(self, blob: Blob) -> Path:
+        """The folder a blob goes to, made once (and resolved once) per folder."""
+        name = blob.relpath.rsplit("/", 1)[0]
+        if name not in self._folders:
+            folder = self._resolve(blob.relpath).parent
+            folder.mkdir(parents=True, exist_ok=True)
+            self._folders[name] = folder
+        return self._folders[name]
 
     def _temp_path(self, ext: str) -> Path:
         return self._resolve(f"{TMP_DIR}/{fsio.temp_name(ext)}")
 
     def _install(self, tmp: Path, blob: Blob) -> str:
         """Move a finished temporary file to its content address, then record it."""
-        final = self._resolve(blob.relpath)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        final = self._folder_for(blob) / Path(blob.relpath).name
         fsio.replace_durably(tmp, final)
-        self._record(blob)
+        self._record([blob])
         return blob.relpath

@@ -109,6 +109,29 @@ class Result:
 
 
 @dataclass(frozen=True)
+class NewItem:
+    """An item to add in bulk (``Dataset.add_items``): what :meth:`Dataset.add_item` takes, as a row."""
+
+    id: str
+    kind: str
+    source: str | None = None
+    media: str | None = None
+    parent: str | None = None
+    meta: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class NewResult:
+    """A result to record in bulk (``Dataset.record_results``), under the step and hash given there."""
+
+    item_id: str
+    status: Status
+    output: Any = None
+    reason: str | None = None
+    error: str | BaseException | None = None
+
+
+@dataclass(frozen=True)
 class Review:
     """A person's verdict on an item; exports honour it over any automatic score."""
 

@@ -6,16 +6,23 @@ skips them, a changed one (a new hash) redoes its items.
 
 from __future__ import annotations
 
+import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from insvie.errors import StoreError
 from insvie.store import items
-from insvie.store.records import STATUSES, Result, Status, check_item_id, check_name, to_json
+from insvie.store.records import STATUSES, NewResult, Result, Status, check_item_id, check_name, to_json
 from insvie.store.rows import RESULT_COLUMNS, result_from_row
-from insvie.store.state_db import StateDb
+from insvie.store.state_db import StateDb, all_or_nothing
 
+_UPSERT = (
+    f"INSERT INTO results ({RESULT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?) "
+    "ON CONFLICT (stage, item_id, config_hash) DO UPDATE SET status = excluded.status, "
+    "reason = excluded.reason, output = excluded.output, error = excluded.error, "
+    "attempts = results.attempts + 1, updated_at = excluded.updated_at"
+)
 _BY_KEY = f"SELECT {RESULT_COLUMNS} FROM results WHERE stage = ? AND item_id = ? AND config_hash = ?"
 
 
@@ -42,15 +49,43 @@ def record(
     with db.transaction() as conn:
         if not items.exists(conn, item_id):
             raise StoreError(f"cannot record a {stage} result for item {item_id!r}: no such item")
-        conn.execute(
-            f"INSERT INTO results ({RESULT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?) "
-            "ON CONFLICT (stage, item_id, config_hash) DO UPDATE SET status = excluded.status, "
-            "reason = excluded.reason, output = excluded.output, error = excluded.error, "
-            "attempts = results.attempts + 1, updated_at = excluded.updated_at",
-            (*key, status, reason, output_json, error_text, time.time()),
-        )
+        conn.execute(_UPSERT, (*key, status, reason, output_json, error_text, time.time()))
         row = conn.execute(_BY_KEY, key).fetchone()
     return result_from_row(row)
+
+
+def record_many(db: StateDb, stage: str, config_hash: str, new: Sequence[NewResult]) -> None:
+    """Record many results of one step in one statement, without reading them back (the runner's path).
+
+    The checks of :func:`record` run first; if the database refuses a row (an unknown item), the group
+    is recorded row by row instead, so the error names the item.
+    """
+    now = time.time()
+    rows = []
+    for result in new:
+        item_id, status, output, error = result.item_id, result.status, result.output, result.error
+        _check_outcome(stage, item_id, config_hash, status, result.reason, error)
+        output_json = None if output is None else to_json(output, f"{stage} output of item {item_id!r}")
+        error_text = None if error is None else _error_text(error)
+        rows.append((stage, item_id, config_hash, status, result.reason, output_json, error_text, now))
+    with db.transaction() as conn:
+        try:
+            with all_or_nothing(conn):
+                conn.executemany(_UPSERT, rows)
+            return
+        except sqlite3.IntegrityError:
+            pass
+        for result in new:
+            record(
+                db,
+                stage,
+                result.item_id,
+                config_hash,
+                result.status,
+                output=result.output,
+                reason=result.reason,
+                error=result.error,
+            )
 
 
 def _check_outcome(

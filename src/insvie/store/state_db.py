@@ -69,3 +69,17 @@ class StateDb:
                 conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+
+@contextmanager
+def all_or_nothing(conn: sqlite3.Connection) -> Iterator[None]:
+    """Inside a transaction: the statements of the block are undone together if it raises (a savepoint),
+    so a bulk statement refused part-way leaves nothing behind for the row-by-row retry to double."""
+    conn.execute("SAVEPOINT bulk")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK TO bulk")
+        conn.execute("RELEASE bulk")
+        raise
+    conn.execute("RELEASE bulk")

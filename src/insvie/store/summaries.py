@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from insvie.store.records import FailureGroup, Funnel, error_line
 from insvie.store.state_db import StateDb
 
@@ -13,21 +15,32 @@ def funnel(db: StateDb, stage: str, config_hash: str | None) -> Funnel:
     a re-run under a new config is not counted twice.
     """
     if config_hash is None:
-        query = (
-            "SELECT status, reason, count(*) FROM (SELECT status, reason, row_number() OVER "
-            "(PARTITION BY item_id ORDER BY updated_at DESC, rowid DESC) AS rank FROM results "
-            "WHERE stage = ?) WHERE rank = 1 GROUP BY status, reason"
+        return _latest_funnel(db, stage)
+    # kept and failed are counted off the status index alone, without reading a row (one count per status
+    # is faster than a GROUP BY); only the rejected rows are read, for their reasons
+    conn = db.conn()
+    where = "WHERE stage = ? AND config_hash = ? AND status = ?"
+    kept, failed = (
+        conn.execute(f"SELECT count(*) FROM results {where}", (stage, config_hash, status)).fetchone()[0]
+        for status in ("done", "failed")
+    )
+    rejected = dict(
+        conn.execute(
+            f"SELECT reason, count(*) FROM results {where} GROUP BY reason", (stage, config_hash, "rejected")
         )
-        params: tuple[str, ...] = (stage,)
-    else:
-        query = (
-            "SELECT status, reason, count(*) FROM results WHERE stage = ? AND config_hash = ? "
-            "GROUP BY status, reason"
-        )
-        params = (stage, config_hash)
+    )
+    return Funnel(stage, kept + failed + sum(rejected.values()), kept, rejected, failed)
+
+
+def _latest_funnel(db: StateDb, stage: str) -> Funnel:
+    query = (
+        "SELECT status, reason, count(*) FROM (SELECT status, reason, row_number() OVER "
+        "(PARTITION BY item_id ORDER BY updated_at DESC, rowid DESC) AS rank FROM results "
+        "WHERE stage = ?) WHERE rank = 1 GROUP BY status, reason"
+    )
     kept = failed = 0
     rejected: dict[str, int] = {}
-    for status, reason, count in db.conn().execute(query, params):
+    for status, reason, count in db.conn().execute(query, (stage,)):
         if status == "done":
             kept += count
         elif status == "failed":
@@ -41,20 +54,52 @@ def failures(db: StateDb, stage: str, config_hash: str, examples: int) -> list[F
     """The stage's failed results under ``config_hash`` grouped by error, most common first.
 
     Errors are grouped on their first line, so one cause (a missing model folder) is one row
-    however many items it failed, with ``examples`` item ids to look at.
+    however many items it failed, with ``examples`` item ids to look at. The rows are folded as they
+    are read, so memory holds the groups, not every failure.
     """
-    rows = (
-        db.conn()
-        .execute(
-            "SELECT item_id, error FROM results "
-            "WHERE stage = ? AND config_hash = ? AND status = 'failed' ORDER BY item_id",
-            (stage, config_hash),
-        )
-        .fetchall()
+    # ``+item_id``: sort the few failed rows found by the status index, rather than walk every row of the
+    # stage in item order (which the unique index offers) to find them
+    rows = db.conn().execute(
+        "SELECT item_id, error FROM results "
+        "WHERE stage = ? AND config_hash = ? AND status = 'failed' ORDER BY +item_id",
+        (stage, config_hash),
     )
-    groups: dict[str, list[str]] = {}
+    counts: dict[str, int] = {}
+    firsts: dict[str, list[str]] = {}
     for item_id, error in rows:
         key = error_line(error) or "(no error text)"
-        groups.setdefault(key, []).append(item_id)
-    ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-    return [FailureGroup(error, len(ids), ids[:examples]) for error, ids in ordered]
+        counts[key] = counts.get(key, 0) + 1
+        ids = firsts.setdefault(key, [])
+        if len(ids) < examples:
+            ids.append(item_id)
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [FailureGroup(error, count, firsts[error]) for error, count in ordered]
+
+
+def change_marker(conn: sqlite3.Connection) -> dict[str, int | float]:
+    """Counts and high-water marks of items, results and reviews: equal values mean none of them changed.
+
+    Exports are made from these three tables, so a build can skip re-exporting when the marker it
+    recorded at its last export is still the current one. It rests on how the store writes them: items
+    and results are never deleted, an item is never updated (a new one raises ``max(rowid)``), every
+    re-recorded result adds one to its ``attempts`` (so a retry moves ``sum(attempts)`` even when the
+    row stays), and a changed review gets a new ``reviewed_at``. One statement, so one snapshot; it
+    reads each table once, which is cheap next to writing a manifest of the same rows.
+    """
+    row = conn.execute(
+        "SELECT * FROM "
+        "(SELECT count(*), coalesce(max(rowid), 0) FROM items), "
+        "(SELECT count(*), coalesce(max(rowid), 0), coalesce(sum(attempts), 0) FROM results), "
+        "(SELECT count(*), coalesce(max(rowid), 0), coalesce(max(reviewed_at), 0) FROM reviews)"
+    ).fetchone()
+    names = (
+        "items",
+        "items_max_rowid",
+        "results",
+        "results_max_rowid",
+        "results_attempts",
+        "reviews",
+        "reviews_max_rowid",
+        "reviews_latest",
+    )
+    return dict(zip(names, row, strict=True))
