@@ -24,6 +24,7 @@ from insvie.stages.judge import JudgeConfig
 from insvie.stages.propagate import PropagateConfig
 from insvie.stages.refilter import RefilterConfig
 from insvie.stages.split import SplitConfig
+from insvie.stages.steps import PIPELINE
 
 
 class _Section(BaseModel):
@@ -56,8 +57,6 @@ class RunConfig(_Section):
     def _pins(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
         """Refuse what would pin nothing or that Ray refuses mid-build: an unknown step (a typo would
         silently run the step anywhere), a driver-side step, Ray's built-in resources, bad amounts."""
-        from insvie.stages.pipeline import PIPELINE  # the pipeline imports this module
-
         steps = {stage.name: stage for stage in PIPELINE}
         problems = []
         unknown = sorted(name for name in value if name not in steps)

@@ -9,50 +9,15 @@ triplets pass the same checks whatever made them.
 
 Nothing here is specific to a step: each stage class declares its section of the build config,
 whether the config leaves it out, what it reads and the steps it may follow (the first of them
-present in the pipeline feeds it). Adding a step is one new module and one line below.
+present in the pipeline feeds it). Adding a step is one new module and one line in ``steps.py``.
 """
 
 from __future__ import annotations
 
 from insvie.engine import Stage, Step
 from insvie.errors import ConfigError
-from insvie.stages.animate import Animate, AnimatePairs
-from insvie.stages.clip_prefilter import ClipPrefilter, ImageClipPrefilter
-from insvie.stages.clip_store import ClipStore
 from insvie.stages.config import BuildConfig
-from insvie.stages.dedup import ClipDedup, ImageDedup
-from insvie.stages.edit import Edit, ImageEdit
-from insvie.stages.filter import ClipFilter, ImageFilter
-from insvie.stages.instruct import ImageInstruct, Instruct
-from insvie.stages.instruction_dedup import ImageInstructionDedup, InstructionDedup
-from insvie.stages.judge import ImageJudge, Judge, VideoJudge
-from insvie.stages.propagate import Propagate
-from insvie.stages.refilter import Refilter
-from insvie.stages.split import Split
-
-PIPELINE: tuple[type[Stage], ...] = (
-    Split,
-    ClipFilter,
-    ClipDedup,
-    ClipStore,
-    ImageFilter,
-    ImageDedup,
-    Instruct,
-    ImageInstruct,
-    InstructionDedup,
-    Edit,
-    ClipPrefilter,
-    Judge,
-    Propagate,
-    ImageInstructionDedup,
-    ImageEdit,
-    ImageClipPrefilter,
-    ImageJudge,
-    Animate,
-    AnimatePairs,
-    Refilter,
-    VideoJudge,
-)
+from insvie.stages.steps import PIPELINE
 
 
 def build_steps(config: BuildConfig, pipeline: tuple[type[Stage], ...] = PIPELINE) -> list[Step]:
