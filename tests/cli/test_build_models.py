@@ -8,7 +8,6 @@ write the API key anywhere in the dataset.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -17,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fakes.judge import scored_by_image
 from fakes.openai_server import FakeOpenAIServer
 
 from insvie.store import Dataset
@@ -50,17 +50,7 @@ def respond(request: dict) -> dict:
         prompt = request["messages"][0]["content"][0]["text"]
         wanted = re.findall(r"^\d+\. (\w+):", prompt, flags=re.MULTILINE)
         return {"edits": [_edit(category) for category in wanted]}
-    # judge: scores that depend on the candidate image, so different candidates score differently
-    image_url = request["messages"][0]["content"][2]["image_url"]["url"]
-    value = int(hashlib.sha256(image_url.encode()).hexdigest(), 16)
-    overall = 2 + value % 4
-    return {
-        "instruction_following": 3 + value % 3,
-        "preservation": 4,
-        "realism": 4,
-        "overall": overall,
-        "rationale": f"scored {overall} for the test",
-    }
+    return scored_by_image(request)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ sessions its ``ray start`` calls opened, their descendants, and anything naming 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -29,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakes.judge import scored_by_image
 from fakes.openai_server import FakeOpenAIServer
 
 from insvie.store import Dataset
@@ -49,20 +49,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("", 0))  # free on every interface: Ray's servers listen on all of them
         return probe.getsockname()[1]
-
-
-def _judge(request: dict) -> dict:
-    """Scores that depend on the candidate image, so the judge's choice is a real decision."""
-    image_url = request["messages"][0]["content"][2]["image_url"]["url"]
-    value = int(hashlib.sha256(image_url.encode()).hexdigest(), 16)
-    overall = 2 + value % 4
-    return {
-        "instruction_following": 3 + value % 3,
-        "preservation": 4,
-        "realism": 4,
-        "overall": overall,
-        "rationale": f"scored {overall} for the test",
-    }
 
 
 class _StartFailed(Exception):
@@ -208,7 +194,7 @@ def test_pinned_steps_run_on_the_model_node_and_decide_as_a_local_build(
     media = tmp_path / "media"
     media.mkdir()
     shutil.copy(shared_media / "camping.png", media)  # the image branch: edit, judge, animate, refilter
-    with FakeOpenAIServer(_judge) as server:
+    with FakeOpenAIServer(scored_by_image) as server:
         chat = {"model": "fake-vlm", "base_url": server.base_url, "api_key_env": KEY_ENV, "max_retries": 1}
         config = {
             "run": {"ray_resources": {step: {"model_node": 1} for step in PINNED}},
