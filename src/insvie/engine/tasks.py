@@ -40,13 +40,15 @@ class TaskSource:
     def __init__(self, dataset: Dataset, stage: Stage, hashes: dict[str, str]) -> None:
         self.dataset = dataset
         self.stage = stage
-        self.declared = frozenset(read.key(s) for read in stage.reads() for s in read.alternatives)
-        self.reads = [
-            _Read(read, name, hashes[name])
-            for read in stage.reads()
-            for name in [next((s for s in read.alternatives if s in hashes and s != stage.name), None)]
-            if name is not None
-        ]
+        declared = stage.reads()
+        self.declared = frozenset(read.key(s) for read in declared for s in read.alternatives)
+        # Each input is read from the first of its alternatives that ran before this step; an input none
+        # of whose steps is in the pipeline stays unread (the task simply lacks it).
+        self.reads = []
+        for read in declared:
+            ran = [s for s in read.alternatives if s in hashes and s != stage.name]
+            if ran:
+                self.reads.append(_Read(read, ran[0], hashes[ran[0]]))
 
     def tasks(self, ids: Sequence[str]) -> list[Task]:
         """The tasks of ``ids``, in that order, with a few queries for the whole page."""

@@ -17,6 +17,9 @@ from insvie.store.records import STATUSES, NewResult, Result, Status, check_item
 from insvie.store.rows import RESULT_COLUMNS, result_from_row
 from insvie.store.state_db import StateDb, all_or_nothing
 
+# A result the step will not redo: done or rejected, or failed as many times as allowed (the ``?``).
+# Both pending queries (ids given here, pages of a kind in ``work_queue``) read this one rule.
+FINAL = "(r.status != 'failed' OR r.attempts >= ?)"
 _UPSERT = (
     f"INSERT INTO results ({RESULT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?) "
     "ON CONFLICT (stage, item_id, config_hash) DO UPDATE SET status = excluded.status, "
@@ -169,7 +172,7 @@ def pending(
         .execute(
             "SELECT j.value FROM json_each(?) AS j LEFT JOIN results AS r "
             "ON r.stage = ? AND r.config_hash = ? AND r.item_id = j.value "
-            "WHERE r.status IS NULL OR (r.status = 'failed' AND r.attempts < ?) ORDER BY j.key",
+            f"WHERE r.status IS NULL OR NOT {FINAL} ORDER BY j.key",
             (to_json(ids, "item ids"), stage, config_hash, max_attempts),
         )
         .fetchall()

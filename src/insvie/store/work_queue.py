@@ -14,6 +14,7 @@ from typing import Any
 
 from insvie.errors import StoreError
 from insvie.store.records import Item, from_json, to_json
+from insvie.store.results import FINAL
 from insvie.store.rows import ITEM_COLUMNS, item_from_row
 from insvie.store.state_db import StateDb
 
@@ -42,7 +43,7 @@ class PendingQuery:
             "i.kind = ? AND (? IS NULL OR EXISTS (SELECT 1 FROM results AS a WHERE a.stage = ? "
             "AND a.config_hash = ? AND a.status = 'done' AND a.item_id IN (i.id, i.parent))) "
             "AND NOT EXISTS (SELECT 1 FROM results AS r WHERE r.stage = ? AND r.config_hash = ? "
-            "AND r.item_id = i.id AND (r.status != 'failed' OR r.attempts >= ?))"
+            f"AND r.item_id = i.id AND {FINAL})"
         )
         params = (
             self.kind,
