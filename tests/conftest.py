@@ -8,6 +8,11 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    # Workers share the cores: each (and the processes it starts) gets its share of them, not all, since
+    # oversubscribed torch threads run toy-sized ops slower than one thread does.
+    _share = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_share))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from ray_nodes import RAY_ENV, RayNodes, free_port
 
 from insvie.store import Dataset
 
@@ -218,6 +218,7 @@ def _decisions(out: Path) -> dict[tuple[str, str], tuple[str, str | None]]:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")
 def test_ray_build_makes_the_same_decisions_as_local(built, inputs, tmp_path):
     pytest.importorskip("ray")
     local, _ = built
@@ -245,33 +246,41 @@ def test_ray_build_makes_the_same_decisions_as_local(built, inputs, tmp_path):
 
 
 @pytest.fixture
-def ray_cluster(tmp_path: Path):
-    """A Ray head started the way a user starts one (`ray start`), on loopback, stopped afterwards.
+def ray_cluster():
+    """A Ray head started the way a user starts one (`ray start`), on loopback, and stopped exactly
+    (``ray_nodes.RayNodes``: never a machine-wide ``ray stop``).
 
     Token authentication is switched off for this throwaway loopback cluster: the driver and the head
     then need no shared token file.
     """
     pytest.importorskip("ray")
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-    ray_bin = str(Path(sys.executable).with_name("ray"))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    start = [ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2"]
-    subprocess.run(
-        [*start, "--include-dashboard=false", "--disable-usage-stats"],
-        check=True,
-        env=env,
-        capture_output=True,
-        timeout=120,
-    )
+    pytest.importorskip("psutil")
+    env = {**os.environ, **RAY_ENV, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    nodes = RayNodes()
+    port = free_port()
     try:
+        nodes.start(
+            [
+                "--head",
+                "--node-ip-address=127.0.0.1",
+                f"--port={port}",
+                "--num-cpus=2",
+                f"--temp-dir={nodes.root}",
+                "--include-dashboard=false",
+                f"--dashboard-port={free_port()}",
+                f"--ray-client-server-port={free_port()}",
+                f"--dashboard-agent-listen-port={free_port()}",
+                "--disable-usage-stats",
+            ],
+            env={"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"},
+        )
         yield f"127.0.0.1:{port}", env
     finally:
-        subprocess.run([ray_bin, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        nodes.stop()
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")
 def test_ray_build_joins_an_existing_cluster(built, inputs, tmp_path, ray_cluster):
     local, _ = built
     address, env = ray_cluster

@@ -149,6 +149,7 @@ def test_kill_9_loses_at_most_the_batch_in_flight(tmp_path: Path):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")
 def test_ray_build_equals_local_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     pytest.importorskip("ray")
     from insvie.engine import RayExecutor

@@ -7,22 +7,16 @@ variable and the fake OpenAI endpoint records the key of every request: a judge 
 model node's key was sent by a worker on that node. The build's decisions and triplets must equal a
 local build of the same inputs, because where a step runs must never change what it decides.
 
-Nothing here uses ``ray stop``: it stops every Ray process of the user on the machine (another test's
-cluster, a colleague's). The fixture stops exactly the processes of its own two nodes: those in the
-sessions its ``ray start`` calls opened, their descendants, and anything naming its temp dirs.
+The fixture stops exactly the processes of its own two nodes (``ray_nodes.RayNodes``), never ``ray stop``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,12 +24,11 @@ from pathlib import Path
 import pytest
 from fakes.judge import scored_by_image
 from fakes.openai_server import FakeOpenAIServer
+from ray_nodes import RAY_ENV, RayNodes, StartFailed, free_port
 
 from insvie.store import Dataset
 
 KEY_ENV = "INSVIE_TEST_NODE_KEY"  # the judge's api_key_env: each node's workers see their node's value
-# Token authentication off for this throwaway loopback cluster: nodes and driver need no shared token.
-RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 # Ray's switch for one-machine clusters: "0" keeps a process on 127.0.0.1 (the ray executor sets it in a
 # driver joining a loopback address), but makes `ray start --address` refuse to add a node: nodes get "1".
 # With "1", Ray swaps 127.0.0.1 (in --node-ip-address and in --address) for the machine's address, and
@@ -45,63 +38,9 @@ HEAD_IP, MODEL_IP = "127.0.0.2", "127.0.0.3"
 PINNED = ("image_edit", "image_judge", "video_judge")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("", 0))  # free on every interface: Ray's servers listen on all of them
-        return probe.getsockname()[1]
-
-
-class _StartFailed(Exception):
-    """A ``ray start`` that exited with an error (its output is the message)."""
-
-
-class _Nodes:
-    """Ray nodes started with ``ray start``, each in a session of its own so they can be stopped exactly
-    (and their temp dirs removed)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.sessions: list[int] = []
-        self.ray = str(Path(sys.executable).with_name("ray"))
-
-    def start(self, args: list[str], key: str) -> None:
-        env = {**os.environ, **RAY_ENV, ONE_MACHINE: "1", KEY_ENV: key}
-        proc = subprocess.Popen(
-            [self.ray, "start", *args],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        self.sessions.append(proc.pid)  # the session id of every daemon it starts
-        output, _ = proc.communicate(timeout=120)
-        if proc.returncode != 0:
-            raise _StartFailed(f"ray start {' '.join(args)} failed:\n{output}")
-
-    def stop(self) -> None:
-        import psutil
-
-        ours: dict[int, psutil.Process] = {}
-        for proc in psutil.process_iter():
-            try:
-                mine = os.getsid(proc.pid) in self.sessions or str(self.root) in " ".join(proc.cmdline())
-                if mine:
-                    ours[proc.pid] = proc
-                    ours.update((child.pid, child) for child in proc.children(recursive=True))
-            except (psutil.Error, OSError):
-                continue
-        ours.pop(os.getpid(), None)
-        for proc in ours.values():
-            with contextlib.suppress(psutil.Error):
-                proc.send_signal(signal.SIGKILL)
-        psutil.wait_procs(list(ours.values()), timeout=15)
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _start_two_nodes(nodes: _Nodes) -> str:
+def _start_two_nodes(nodes: RayNodes) -> str:
     """Start the head and the model node; return the address a driver joins."""
-    port = _free_port()
+    port = free_port()
     shared = [
         "--num-cpus=1",
         "--num-gpus=0",
@@ -117,23 +56,23 @@ def _start_two_nodes(nodes: _Nodes) -> str:
             f"--port={port}",
             f"--temp-dir={nodes.root / 'head'}",
             "--include-dashboard=false",
-            f"--dashboard-port={_free_port()}",
-            f"--ray-client-server-port={_free_port()}",
-            f"--dashboard-agent-listen-port={_free_port()}",
+            f"--dashboard-port={free_port()}",
+            f"--ray-client-server-port={free_port()}",
+            f"--dashboard-agent-listen-port={free_port()}",
             *shared,
         ],
-        key="head-node",
+        env={ONE_MACHINE: "1", KEY_ENV: "head-node"},
     )
     nodes.start(
         [
             f"--address={HEAD_IP}:{port}",
             f"--node-ip-address={MODEL_IP}",
             f"--temp-dir={nodes.root / 'model'}",
-            f"--dashboard-agent-listen-port={_free_port()}",
+            f"--dashboard-agent-listen-port={free_port()}",
             "--resources=" + json.dumps({"model_node": 2}),
             *shared,
         ],
-        key="model-node",
+        env={ONE_MACHINE: "1", KEY_ENV: "model-node"},
     )
     return f"{HEAD_IP}:{port}"
 
@@ -151,10 +90,10 @@ def two_nodes() -> Iterator[str]:
     pytest.importorskip("psutil")
     failures = []
     for _attempt in range(2):
-        nodes = _Nodes(Path(tempfile.mkdtemp(prefix="insvie-ray-", dir="/tmp")))
+        nodes = RayNodes()
         try:
             address = _start_two_nodes(nodes)
-        except _StartFailed as exc:
+        except StartFailed as exc:
             failures.append(str(exc))
             nodes.stop()
             continue
@@ -188,6 +127,7 @@ def _triplets(out: Path) -> dict[str, dict]:
         return {item.id: item.meta for item in ds.iter_items("triplet")}
 
 
+@pytest.mark.xdist_group("ray")
 def test_pinned_steps_run_on_the_model_node_and_decide_as_a_local_build(
     two_nodes: str, tmp_path: Path, shared_media: Path
 ) -> None:
