@@ -11,7 +11,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_quick(script: str, timeout: float = 120) -> str:
+def run_quick(script: str, timeout: float = 300) -> str:
     proc = subprocess.run(
         [sys.executable, str(REPO_ROOT / "benchmarks" / script), "--quick"],
         cwd=REPO_ROOT,

@@ -25,7 +25,7 @@ def test_train_synthedit_quick(tmp_path: Path) -> None:
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     out = proc.stdout
@@ -51,7 +51,7 @@ def test_synthedit_vae_writes_a_loadable_vae(tmp_path: Path) -> None:
         "--out",
         str(tmp_path / "vae"),
     ]
-    proc = subprocess.run(args, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(args, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     assert "held-out round trip" in proc.stdout
 

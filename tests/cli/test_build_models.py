@@ -430,3 +430,56 @@ def test_judge_requests_are_concurrent_but_bounded(tmp_path: Path, shared_media:
         outcome = judge.process([task])[0]
     assert outcome.status == "done" and len(outcome.output["judgements"]) == 6
     assert state["peak"] == 2
+
+
+def test_a_batch_of_items_shares_the_request_slots_and_a_bad_item_fails_alone(
+    tmp_path: Path, shared_media: Path
+):
+    import threading
+    import time
+
+    from PIL import Image
+
+    from insvie.engine import StageContext, Task
+    from insvie.media import read_frames, write_video
+    from insvie.stages.chat_model import ChatModelConfig
+    from insvie.stages.judge import Judge, JudgeConfig
+
+    lock, in_flight, together = threading.Lock(), [], set()
+
+    def slow(request: dict) -> dict:
+        item = request["messages"][0]["content"][0]["text"].split("instruction", 1)[-1][:60]
+        with lock:
+            in_flight.append(item)
+            together.add(frozenset(in_flight))
+        time.sleep(0.1)
+        with lock:
+            in_flight.remove(item)
+        return respond_any(request)
+
+    frame = read_frames(shared_media / "horse_gallop.mp4", end=1, max_size=64)[0]
+    (tmp_path / "tmp").mkdir()
+    clip = tmp_path / "clip.mp4"
+    write_video(clip, read_frames(shared_media / "horse_gallop.mp4", end=3, max_size=64), 8)
+    tasks = []
+    for name in ("first", "broken", "third"):
+        files = {}
+        for i in range(3):
+            if name != "broken":
+                Image.fromarray(frame).save(tmp_path / f"{name}{i}.png")
+            files[f"candidate_{i}"] = f"{name}{i}.png"
+        edit = {**files, "candidates": [{"file": f"candidate_{i}", "strength": 0.5} for i in range(3)]}
+        meta = {"instruction": f"make the {name} one red"}
+        tasks.append(Task(name, "edit", None, None, meta, parent_media=clip, inputs={"edit": edit}))
+    with FakeOpenAIServer(slow) as server:
+        chat = ChatModelConfig(model="fake-gpt", base_url=server.base_url, concurrency=2)
+        judge = Judge(JudgeConfig(enabled=True, chat=chat))
+        assert judge.batch_size == 2  # as many items as requests in flight
+        judge.setup(StageContext(tmp_path, tmp_path / "tmp"))
+        outcomes = judge.process(tasks)
+    assert [o.item_id for o in outcomes] == ["first", "broken", "third"]
+    assert [o.status for o in outcomes] == ["done", "failed", "done"]
+    assert "broken0.png" in outcomes[1].error
+    # three requests per item on two slots: the first item's last request shares them with the third's
+    assert max(len(group) for group in together) == 2
+    assert any(len({text.split(" one")[0] for text in group}) == 2 for group in together)

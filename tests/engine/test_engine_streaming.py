@@ -3,10 +3,11 @@ recorded in bulk in groups bounded by time, and nothing loaded when nothing is p
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
-from engine_toy import ReadBack, Square, SquareConfig
+from engine_toy import Flaky, ReadBack, Square, SquareConfig
 
 from insvie.engine import LocalExecutor, Runner, Step, recording, tasks
 from insvie.engine.recording import Recorder
@@ -106,3 +107,66 @@ def test_bulk_results_count_one_attempt_each_and_name_an_unknown_item(tmp_path: 
         with pytest.raises(StoreError, match="item 'ghost': no such item"):
             ds.record_results("s", "h", [NewResult("n0002", "done"), NewResult("ghost", "done")])
         assert ds.get_result("s", "n0002", "h").attempts == 1  # the refused group left nothing behind
+
+
+def _never_counted(*args, **kwargs):
+    raise AssertionError("a step marked as having nothing pending was counted")
+
+
+def test_a_rerun_skips_marked_steps_and_counts_again_once_their_inputs_change(tmp_path: Path, monkeypatch):
+    with Dataset.open(tmp_path / "ds") as ds:
+        _numbers(ds, 12)
+        steps = [Step(Square(SquareConfig())), Step(ReadBack(), after="square")]
+        Runner(ds, LocalExecutor()).run(steps)
+        with monkeypatch.context() as patch:
+            patch.setattr(Dataset, "count_pending", _never_counted)
+            assert [r.pending for r in Runner(ds, LocalExecutor()).run(steps)] == [0, 0]
+        ds.add_item("n0013", "number", meta={"n": 13})  # a new input: both steps count again, and run it
+        assert [r.pending for r in Runner(ds, LocalExecutor()).run(steps)] == [1, 1]
+        # a new config of the feeding step: ReadBack's mark names the feeding step's hash, so it counts
+        sevens = Step(Square(SquareConfig(reject_multiple_of=7)))
+        reports = Runner(ds, LocalExecutor()).run([sevens, steps[1]])
+        assert [r.pending for r in reports] == [13, 2]  # 5 and 10 are kept now (7 is not): ReadBack runs them
+
+
+def test_a_step_with_failures_is_not_marked_and_a_higher_attempt_limit_counts_again(tmp_path: Path):
+    with Dataset.open(tmp_path / "ds") as ds:
+        _numbers(ds, 3)
+        steps = [Step(Flaky(str(tmp_path)))]
+        assert [r.pending for r in Runner(ds, LocalExecutor(), max_attempts=1).run(steps)] == [3]
+        # failed once with one attempt allowed: final, nothing pending, and now marked
+        assert [r.pending for r in Runner(ds, LocalExecutor(), max_attempts=1).run(steps)] == [0]
+        # two attempts allowed: the mark (made under one) does not hold, and the failures are retried
+        assert [r.pending for r in Runner(ds, LocalExecutor(), max_attempts=2).run(steps)] == [3]
+        assert ds.funnel("flaky").kept == 3
+
+
+def test_the_change_marker_moves_on_every_write_an_export_reads_and_only_then(tmp_path: Path):
+    with Dataset.open(tmp_path / "ds") as ds:
+        marks = [ds.change_marker()]
+        ds.add_item("a", "number", meta={})
+        marks.append(ds.change_marker())
+        ds.add_item("a", "number", meta={})  # the same item again changes nothing it reads, but may count
+        ds.record_result("s", "a", "h", "failed", error="boom")
+        marks.append(ds.change_marker())
+        ds.record_result("s", "a", "h", "failed", error="boom")  # a retry keeps the row, moves the marker
+        marks.append(ds.change_marker())
+        ds.set_review("a", "accept")
+        marks.append(ds.change_marker())
+        assert ds.change_marker() == marks[-1]  # reading moves nothing
+        assert all(before != after for before, after in itertools.pairwise(marks))
+
+
+def test_pending_pages_come_in_id_order_whatever_the_order_items_were_added(tmp_path: Path):
+    from insvie.store import PendingQuery
+
+    with Dataset.open(tmp_path / "ds") as ds:
+        ids = [f"n{(n * 7919) % 1000:04d}" for n in range(1, 200)]
+        ds.add_items([NewItem(item_id, "number", meta={}) for item_id in ids])
+        query = PendingQuery("square", "h", "number", None, 3)
+        pages, cursor = [], ""
+        while page := ds.pending_page(query, cursor, 64):
+            pages.append(page)
+            cursor = page[-1]
+        assert [item_id for page in pages for item_id in page] == sorted(ids)
+        assert [len(page) for page in pages] == [64, 64, 64, 7]

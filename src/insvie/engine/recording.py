@@ -32,10 +32,12 @@ class Recorder:
         self._clock = clock
         self._held: list[Outcome] = []
         self._last_commit = clock()
+        self.failed = 0  # failed outcomes recorded: a failed item may still be pending (retried)
 
     def add(self, outcomes: list[Outcome]) -> None:
         """Hold a finished batch; commit the group if the batch was slow to come or the group is full."""
         self._held.extend(outcomes)
+        self.failed += sum(outcome.status == "failed" for outcome in outcomes)
         if self._clock() - self._last_commit >= GROUP_SECONDS or len(self._held) >= GROUP_ITEMS:
             self.flush()
 

@@ -97,9 +97,12 @@ class Runner:
         digest = self.hash_of(step)
         after = None if step.after is None else (step.after, self._hashes[step.after])
         query = PendingQuery(stage.name, digest, stage.consumes, after, self.max_attempts)
-        total = self.dataset.count_pending(query)
+        # A step marked as having nothing pending, with nothing it depends on written since, is not counted:
+        # a no-op re-run of a build of millions then checks each step in a few lookups.
+        total = 0 if self.dataset.nothing_pending_since_mark(query) else self.dataset.count_pending(query)
         self.progress.start(stage.name, total)
         stopped = None
+        recorder = None
         if total:
             source = TaskSource(self.dataset, stage, self._hashes)
             recorder = Recorder(self.dataset, stage.name, digest)
@@ -111,6 +114,8 @@ class Runner:
                 stopped = str(exc)
             finally:
                 recorder.flush()
+        if stopped is None and (recorder is None or not recorder.failed):
+            self.dataset.mark_nothing_pending(query)  # every pending item reached a final result
         self.progress.finish(stage.name)
         funnel = self.dataset.funnel(stage.name, digest)
         return StepReport(stage.name, digest, total, funnel, stopped)

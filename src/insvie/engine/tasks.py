@@ -90,12 +90,12 @@ def pending_batches(
     dataset: Dataset, query: PendingQuery, source: TaskSource, size: int
 ) -> Iterator[list[Task]]:
     """The pending tasks of a step in batches of ``size``, read a page at a time as they are consumed."""
-    cursor = 0
+    cursor = ""
     while True:
         page = dataset.pending_page(query, cursor, max(PAGE, size))
         if not page:
             return
-        cursor = page[-1][0]
-        tasks = source.tasks([item_id for _, item_id in page])
+        cursor = page[-1]
+        tasks = source.tasks(page)
         for start in range(0, len(tasks), size):
             yield tasks[start : start + size]

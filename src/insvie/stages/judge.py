@@ -11,14 +11,25 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Annotated, Any, ClassVar
 
 import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from insvie.engine import Input, Need, Outcome, Resources, Stage, StageConfig, StageContext, Task
+from insvie.engine import (
+    Input,
+    Need,
+    Outcome,
+    Resources,
+    Stage,
+    StageConfig,
+    StageContext,
+    StageStopped,
+    Task,
+)
+from insvie.engine.work import outcome_for_error
 from insvie.stages.chat_model import ChatModelConfig, make_chat
 from insvie.stages.frames import choice, request_frame, request_source
 from insvie.stages.preflight import chat_needs
@@ -47,23 +58,24 @@ def passes(scores: dict, config: JudgeConfig) -> bool:
     return all(scores[key] >= getattr(config, f"min_{key}") for key in SCORES)
 
 
-def judge_pairs(
-    chat: Any,
-    config: JudgeConfig,
-    instruction: str,
-    pairs: Sequence[tuple[dict, np.ndarray, np.ndarray, int]],
-) -> dict:
-    """Score (label, before, after, seed) image pairs against the guideline, concurrently but bounded.
+Pair = tuple[dict, np.ndarray, np.ndarray, int]  # (label, before, after, seed)
 
-    Each pair is its own request, so a score never depends on what else was shown. Returns the
+
+def judge_pairs(
+    chat: Any, config: JudgeConfig, instruction: str, pairs: Sequence[Pair], pool: Executor
+) -> Future[dict]:
+    """Score (label, before, after, seed) image pairs against the guideline on ``pool`` (a pool of
+    ``chat.concurrency`` threads shared by a whole batch of items, so requests never wait on one item).
+
+    Each pair is its own request, so a score never depends on what else was shown. The future holds the
     judgements (each label plus the scores and whether they clear the thresholds) and the judge's
-    provenance, with the model name the endpoint reported.
+    provenance, with the model name the endpoint reported; a failed request fails it.
     """
     from insvie.backends.chat import image_part, text_part
 
     prompt = JUDGE_GUIDELINE.format(instruction=instruction)
 
-    def score(pair: tuple[dict, np.ndarray, np.ndarray, int]) -> tuple[dict, str]:
+    def score(pair: Pair) -> tuple[dict, str]:
         label, before, after, seed = pair
         content = [
             text_part(prompt),
@@ -75,22 +87,48 @@ def judge_pairs(
         )
         return {**label, **reply.data, "passes": passes(reply.data, config)}, reply.model
 
-    with ThreadPoolExecutor(config.chat.concurrency) as pool:
-        results = list(pool.map(score, pairs))
-    served_by = results[-1][1] if results else None
-    return {
-        "judgements": [judgement for judgement, _ in results],
-        "judge": {**chat.describe(), "served_by": served_by},
-    }
+    return _gathered([pool.submit(score, pair) for pair in pairs], chat)
+
+
+def _gathered(requests: list[Future[tuple[dict, str]]], chat: Any) -> Future[dict]:
+    """One future for an item's requests: its judgements in order, or the first request's error."""
+    done: Future[dict] = Future()
+
+    def finish(_: Future) -> None:
+        if done.done() or not all(request.done() for request in requests):
+            return
+        try:
+            results = [request.result() for request in requests]
+        except BaseException as exc:
+            done.set_exception(exc)
+            return
+        served_by = results[-1][1] if results else None
+        done.set_result(
+            {
+                "judgements": [judgement for judgement, _ in results],
+                "judge": {**chat.describe(), "served_by": served_by},
+            }
+        )
+
+    for request in requests:
+        request.add_done_callback(finish)
+    if not requests:
+        finish(done)
+    return done
 
 
 class _ChatJudge(Stage):
     """What both judging rounds share: the judge's settings, its chat client kept in an actor, and one
-    request round per item."""
+    request round per item, the requests of a whole batch of items in flight together."""
 
     section = "judge"
     config_class = JudgeConfig
     config: JudgeConfig
+
+    def __init__(self, config: JudgeConfig | None = None) -> None:
+        super().__init__(config)
+        # An item holds a few requests; a batch of this many keeps every request slot busy between items.
+        self.batch_size = self.config.chat.concurrency
 
     def resources(self) -> Resources:
         return Resources(cpus=1, actor=True)  # keeps its client (and a local model) between batches
@@ -103,10 +141,37 @@ class _ChatJudge(Stage):
         self.chat = make_chat(self.config.chat, root=ctx.root, step=self.name)
 
     def process(self, batch: list[Task]) -> list[Outcome]:
-        return [self._judge(task) for task in batch]
+        """Every item's requests go to one pool; an item whose images cannot be read or whose request
+        failed gets its own outcome, and the others go on."""
+        outcomes: list[Outcome | None] = [None] * len(batch)
+        waiting: list[tuple[int, Future[dict]]] = []
+        with ThreadPoolExecutor(self.config.chat.concurrency) as pool:
+            for index, task in enumerate(batch):
+                try:
+                    pairs = self._pairs(task)
+                    waiting.append(
+                        (index, judge_pairs(self.chat, self.config, task.meta["instruction"], pairs, pool))
+                    )
+                except StageStopped:
+                    raise
+                except Exception as exc:
+                    outcomes[index] = outcome_for_error(task, exc)
+            for index, judged in waiting:
+                try:
+                    outcomes[index] = self._decide(batch[index], judged.result())
+                except StageStopped:
+                    raise
+                except Exception as exc:
+                    outcomes[index] = outcome_for_error(batch[index], exc)
+        return [outcome for outcome in outcomes if outcome is not None]
 
     @abstractmethod
-    def _judge(self, task: Task) -> Outcome: ...
+    def _pairs(self, task: Task) -> list[Pair]:
+        """The (label, before, after, seed) pairs to score for the item."""
+
+    @abstractmethod
+    def _decide(self, task: Task, output: dict) -> Outcome:
+        """The item's outcome from its judged pairs (``judge_pairs``' result)."""
 
 
 class Judge(_ChatJudge):
@@ -133,7 +198,7 @@ class Judge(_ChatJudge):
         prefilter = (Input(self.prefilter_step, ("passing",)),) if self.prefilter_step else ()
         return (Input(self.edit_step), *prefilter, *request_source(self.consumes))
 
-    def _judge(self, task: Task) -> Outcome:
+    def _pairs(self, task: Task) -> list[Pair]:
         edit = task.inputs[self.edit_step]
         source = request_frame(task, self.ctx)
         # Only candidates the CLIP pre-filter passed cost a judge request.
@@ -142,7 +207,7 @@ class Judge(_ChatJudge):
             if self.prefilter_step
             else range(len(edit["candidates"]))
         )
-        pairs = [
+        return [
             (
                 {"candidate": index},
                 source,
@@ -153,7 +218,8 @@ class Judge(_ChatJudge):
             )
             for index in indices
         ]
-        output = judge_pairs(self.chat, self.config, task.meta["instruction"], pairs)
+
+    def _decide(self, task: Task, output: dict) -> Outcome:
         judged = output["judgements"]
         eligible = [j for j in judged if j["passes"]]
         if not eligible:
@@ -161,7 +227,7 @@ class Judge(_ChatJudge):
         best = max(
             eligible, key=lambda j: (*(j[k] for k in ("overall", "instruction_following")), -j["candidate"])
         )
-        output.update(choice(edit, best["candidate"]))
+        output.update(choice(task.inputs[self.edit_step], best["candidate"]))
         return Outcome.done(task.item_id, output)
 
 
@@ -192,19 +258,19 @@ class VideoJudge(_ChatJudge):
         """Only with the judge on and frames to sample."""
         return cls(build.judge) if build.judge.enabled and build.judge.video_positions else None
 
-    def _judge(self, task: Task) -> Outcome:
+    def _pairs(self, task: Task) -> list[Pair]:
         from insvie.media import read_frames
 
         source = read_frames(self.ctx.resolve(task.meta["source_media"]))
         edited = read_frames(task.media)
         count = len(edited)
         picks = sorted({min(count - 1, round(p * (count - 1))) for p in self.config.video_positions})
-        pairs = [
+        return [
             ({"frame": frame}, source[frame], edited[frame], task.seed(f"video_judge:{frame}") % (2**31))
             for frame in picks
         ]
-        output = judge_pairs(self.chat, self.config, task.meta["instruction"], pairs)
-        judged = output["judgements"]
-        if all(j["passes"] for j in judged):
+
+    def _decide(self, task: Task, output: dict) -> Outcome:
+        if all(j["passes"] for j in output["judgements"]):
             return Outcome.done(task.item_id, output)
         return Outcome.rejected(task.item_id, "judge_rejected_video", output)

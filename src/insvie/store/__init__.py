@@ -17,7 +17,8 @@ Public API::
     ds.temp_path(ext) -> Path;  ds.adopt(tmp_path) -> str     # workers write, the runner adopts
     ds.pending(stage, config_hash, item_ids, *, max_attempts=3) -> list[str]
     ds.add_items(list[NewItem]);  ds.record_results(stage, config_hash, list[NewResult])  # bulk
-    ds.count_pending(PendingQuery) -> int;  ds.pending_page(query, after_rowid, limit) -> [(rowid, id)]
+    ds.count_pending(PendingQuery) -> int;  ds.pending_page(query, after_id, limit) -> [id]
+    ds.nothing_pending_since_mark(query) -> bool;  ds.mark_nothing_pending(query)  # cheap no-op re-runs
     ds.items_with_parents(ids) -> [(Item, parent)];  ds.done_outputs(stage, config_hash, ids) -> {id: output}
     ds.funnel(stage, config_hash=None) -> Funnel
     ds.failures(stage, config_hash, *, examples=3) -> list[FailureGroup]   # grouped by error, most first

@@ -225,9 +225,15 @@ class Dataset:
     def count_pending(self, query: PendingQuery) -> int:
         return work_queue.count_pending(self._db, query)
 
-    def pending_page(self, query: PendingQuery, after_rowid: int, limit: int) -> list[tuple[int, str]]:
-        """Up to ``limit`` pending (rowid, item id) pairs after ``after_rowid``, in the order items came."""
-        return work_queue.pending_page(self._db, query, after_rowid, limit)
+    def nothing_pending_since_mark(self, query: PendingQuery) -> bool:
+        return work_queue.nothing_pending_since_mark(self._db, query)
+
+    def mark_nothing_pending(self, query: PendingQuery) -> None:
+        work_queue.mark_nothing_pending(self._db, query)
+
+    def pending_page(self, query: PendingQuery, after_id: str, limit: int) -> list[str]:
+        """Up to ``limit`` pending item ids after ``after_id`` (``""``: from the start), in id order."""
+        return work_queue.pending_page(self._db, query, after_id, limit)
 
     def items_with_parents(self, ids: Sequence[str]) -> list[tuple[Item, Item | None]]:
         return work_queue.with_parents(self._db, ids)
@@ -291,7 +297,7 @@ class Dataset:
         """Problems found in the dataset, as messages naming what is wrong; empty when healthy."""
         return health.verify(self._db, self.resolve, rehash)
 
-    def change_marker(self) -> dict[str, int | float]:
-        """Counts and high-water marks of items, results and reviews; unchanged values mean nothing an
-        export reads has changed (see :func:`insvie.store.summaries.change_marker`)."""
+    def change_marker(self) -> dict[str, int]:
+        """The change counters of items, results and reviews; unchanged values mean nothing an export
+        reads has changed (see :func:`insvie.store.summaries.change_marker`)."""
         return change_marker(self._db.conn())

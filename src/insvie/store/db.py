@@ -129,8 +129,36 @@ def _v4(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v5(conn: sqlite3.Connection) -> None:
+    """For builds of millions:
+
+    - items by kind in id order: a step pages through its pending items in id order
+      (``work_queue.pending_page``), which keeps its inserts local in every index (the index on kind
+      alone is a prefix of this one);
+    - change counters (``changes``), and the counters at which a step last had nothing pending
+      (``step_marks``), so a no-op re-run checks a step without scanning its items.
+    """
+    _run_script(
+        conn,
+        """
+        CREATE INDEX items_kind_id ON items(kind, id);
+        DROP INDEX items_kind;
+        CREATE TABLE changes (
+            what TEXT PRIMARY KEY,
+            n    INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE step_marks (
+            stage       TEXT NOT NULL,
+            config_hash TEXT NOT NULL,
+            mark        TEXT NOT NULL CHECK (json_valid(mark)),
+            PRIMARY KEY (stage, config_hash)
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
 # MIGRATIONS[n - 1] brings a database from version n - 1 to n; append, never edit a released one.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4, _v5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

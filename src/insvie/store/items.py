@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from insvie.errors import StoreError
+from insvie.store import changes
 from insvie.store.blobs import Blob
 from insvie.store.paths import check_relpath
 from insvie.store.records import Item, NewItem, check_item_id, check_name, to_json
@@ -78,6 +79,7 @@ def add(
         conn.execute(
             f"INSERT INTO items ({ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", (item_id, *fields, now)
         )
+        changes.bump(conn, [changes.items_key(kind)])
     return Item(item_id, kind, source, media, parent, json.loads(meta_json), now)
 
 
@@ -105,6 +107,7 @@ def add_many(db: StateDb, new: Sequence[NewItem]) -> None:
                     rows,
                 )
             if conn.total_changes - before == len(rows):
+                changes.bump(conn, [changes.items_key(row[1]) for row in rows])
                 return
         except sqlite3.IntegrityError:
             pass

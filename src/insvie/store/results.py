@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from insvie.errors import StoreError
-from insvie.store import items
+from insvie.store import changes, items
 from insvie.store.records import STATUSES, NewResult, Result, Status, check_item_id, check_name, to_json
 from insvie.store.rows import RESULT_COLUMNS, result_from_row
 from insvie.store.state_db import StateDb, all_or_nothing
@@ -53,6 +53,7 @@ def record(
         if not items.exists(conn, item_id):
             raise StoreError(f"cannot record a {stage} result for item {item_id!r}: no such item")
         conn.execute(_UPSERT, (*key, status, reason, output_json, error_text, time.time()))
+        changes.bump(conn, [changes.results_key(stage)])
         row = conn.execute(_BY_KEY, key).fetchone()
     return result_from_row(row)
 
@@ -75,6 +76,7 @@ def record_many(db: StateDb, stage: str, config_hash: str, new: Sequence[NewResu
         try:
             with all_or_nothing(conn):
                 conn.executemany(_UPSERT, rows)
+                changes.bump(conn, {changes.results_key(stage): len(rows)})
             return
         except sqlite3.IntegrityError:
             pass

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from insvie.errors import StoreError
-from insvie.store import items
+from insvie.store import changes, items
 from insvie.store.records import VERDICTS, Review, Verdict
 from insvie.store.state_db import StateDb
 
@@ -31,6 +31,7 @@ def set_review(
             "reviewer = excluded.reviewer, reviewed_at = excluded.reviewed_at",
             (item_id, verdict, reason, reviewer, now),
         )
+        changes.bump(conn, [changes.REVIEWS])
     return Review(item_id, verdict, reason, reviewer, now)
 
 

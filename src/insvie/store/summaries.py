@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from insvie.store import changes
 from insvie.store.records import FailureGroup, Funnel, error_line
 from insvie.store.state_db import StateDb
 
@@ -76,30 +77,12 @@ def failures(db: StateDb, stage: str, config_hash: str, examples: int) -> list[F
     return [FailureGroup(error, count, firsts[error]) for error, count in ordered]
 
 
-def change_marker(conn: sqlite3.Connection) -> dict[str, int | float]:
-    """Counts and high-water marks of items, results and reviews: equal values mean none of them changed.
+def change_marker(conn: sqlite3.Connection) -> dict[str, int]:
+    """The change counters of items, results and reviews (:mod:`insvie.store.changes`): equal markers
+    mean none of them was written in between.
 
     Exports are made from these three tables, so a build can skip re-exporting when the marker it
-    recorded at its last export is still the current one. It rests on how the store writes them: items
-    and results are never deleted, an item is never updated (a new one raises ``max(rowid)``), every
-    re-recorded result adds one to its ``attempts`` (so a retry moves ``sum(attempts)`` even when the
-    row stays), and a changed review gets a new ``reviewed_at``. One statement, so one snapshot; it
-    reads each table once, which is cheap next to writing a manifest of the same rows.
+    recorded at its last export is still the current one. Reading it costs one lookup per counter,
+    not a scan of the tables.
     """
-    row = conn.execute(
-        "SELECT * FROM "
-        "(SELECT count(*), coalesce(max(rowid), 0) FROM items), "
-        "(SELECT count(*), coalesce(max(rowid), 0), coalesce(sum(attempts), 0) FROM results), "
-        "(SELECT count(*), coalesce(max(rowid), 0), coalesce(max(reviewed_at), 0) FROM reviews)"
-    ).fetchone()
-    names = (
-        "items",
-        "items_max_rowid",
-        "results",
-        "results_max_rowid",
-        "results_attempts",
-        "reviews",
-        "reviews_max_rowid",
-        "reviews_latest",
-    )
-    return dict(zip(names, row, strict=True))
+    return changes.read(conn)

@@ -2,7 +2,7 @@
 
 A step's pending items are those of its kind that its feeding step kept (or made from an item it
 kept) and that it has no final result for under its config hash. Deciding that in SQL, a page at a
-time in insertion order, keeps the driver's memory flat whatever the dataset's size, and answers "is
+time in id order, keeps the driver's memory flat whatever the dataset's size, and answers "is
 anything left?" without loading a single item.
 """
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from insvie.errors import StoreError
+from insvie.store import changes
 from insvie.store.records import Item, from_json, to_json
 from insvie.store.results import FINAL
 from insvie.store.rows import ITEM_COLUMNS, item_from_row
@@ -58,25 +59,63 @@ class PendingQuery:
 
 
 def count_pending(db: StateDb, query: PendingQuery) -> int:
+    """How many items the step has left: one pass over the items of its kind (seconds at millions; see
+    :func:`nothing_pending_since_mark` for the re-run that skips it)."""
     where, params = query.where()
     return int(db.conn().execute(f"SELECT count(*) FROM items AS i WHERE {where}", params).fetchone()[0])
 
 
-def pending_page(db: StateDb, query: PendingQuery, after_rowid: int, limit: int) -> list[tuple[int, str]]:
-    """Up to ``limit`` pending (rowid, item id) pairs after ``after_rowid``, in insertion order.
+def pending_page(db: StateDb, query: PendingQuery, after_id: str, limit: int) -> list[str]:
+    """Up to ``limit`` pending item ids after ``after_id`` (``""``: from the start), in id order.
 
-    Keyset paging (not OFFSET) stays correct while the caller records results between pages.
+    Keyset paging (not OFFSET) stays correct while the caller records results between pages. Id order,
+    not insertion order: ids are content hashes, so in insertion order each page's results and children
+    land on random pages of every index, and once the indexes outgrow SQLite's cache every insert reads
+    pages back. In id order, consecutive results share index pages (the ``items_kind_id`` index walks
+    the kind in that order).
     """
     where, params = query.where()
     rows = (
         db.conn()
         .execute(
-            f"SELECT i.rowid, i.id FROM items AS i WHERE i.rowid > ? AND {where} ORDER BY i.rowid LIMIT ?",
-            (after_rowid, *params, limit),
+            f"SELECT i.id FROM items AS i WHERE {where} AND i.id > ? ORDER BY i.id LIMIT ?",
+            (*params, after_id, limit),
         )
         .fetchall()
     )
-    return [(int(row[0]), row[1]) for row in rows]
+    return [row[0] for row in rows]
+
+
+def _mark(conn: Any, query: PendingQuery) -> dict[str, Any]:
+    """What a step's pending set depends on: its feeding step and attempt limit, and the change counters
+    of the items of its kind, of its feeding step's results and of its own."""
+    keys = [changes.items_key(query.kind), changes.results_key(query.stage)]
+    if query.after is not None:
+        keys.append(changes.results_key(query.after[0]))
+    after = None if query.after is None else list(query.after)
+    return {"after": after, "max_attempts": query.max_attempts, "changes": changes.read(conn, keys)}
+
+
+def mark_nothing_pending(db: StateDb, query: PendingQuery) -> None:
+    """Record that the step has nothing pending as the dataset is now (the caller knows it: it counted
+    none, or ran every pending item to a final result)."""
+    with db.transaction() as conn:
+        conn.execute(
+            "INSERT INTO step_marks (stage, config_hash, mark) VALUES (?, ?, ?) "
+            "ON CONFLICT (stage, config_hash) DO UPDATE SET mark = excluded.mark",
+            (query.stage, query.config_hash, to_json(_mark(conn, query), f"{query.stage} step mark")),
+        )
+
+
+def nothing_pending_since_mark(db: StateDb, query: PendingQuery) -> bool:
+    """Whether the step was marked as having nothing pending and nothing it depends on was written
+    since: then a re-run skips the count over its items. Any write to its kind's items, its feeding
+    step's results or its own, or another attempt limit, makes this False (and the step counts again)."""
+    conn = db.conn()
+    row = conn.execute(
+        "SELECT mark FROM step_marks WHERE stage = ? AND config_hash = ?", (query.stage, query.config_hash)
+    ).fetchone()
+    return row is not None and from_json(row[0]) == _mark(conn, query)
 
 
 def with_parents(db: StateDb, ids: Sequence[str]) -> list[tuple[Item, Item | None]]:

@@ -1,0 +1,32 @@
+"""Ingest's folder walk: lazy and one listing per folder, yet the same files in the same order as a sorted
+``Path.rglob`` (hidden names left out, linked folders not entered, broken links reported)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from insvie.engine.ingest import IngestReport, _files
+
+
+def test_the_walk_yields_what_a_sorted_rglob_yields_and_reports_broken_links(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    for name in ("a.mp4", "a/x.mp4", "a/b/y.png", "a-b.mp4", "b/.seen/z.mp4", ".hidden.mp4", "c/notes.txt"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"x")
+    os.symlink(root / "a", root / "linked_folder")
+    os.symlink(root / "a.mp4", root / "linked_file.mp4")
+    os.symlink(root / "gone.mp4", root / "broken.mp4")
+    report = IngestReport()
+    found = list(_files([root], report))
+    expected = [
+        path
+        for path in sorted(root.rglob("*"))
+        if not path.name.startswith(".")
+        and path.is_file()
+        and not path.is_relative_to(root / "linked_folder")
+    ]
+    assert found == expected
+    assert root / "b/.seen/z.mp4" in found and root / "linked_file.mp4" in found
+    assert list(report.skipped) == [str(root / "broken.mp4")]
+    assert report.skipped[str(root / "broken.mp4")].startswith("broken symlink")
