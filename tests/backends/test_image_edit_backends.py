@@ -68,9 +68,10 @@ def test_candidates_are_input_sized_reproducible_and_follow_the_setting(
     assert len(first) == 2
     assert all(c.shape == (64, 96, 3) and c.dtype == np.uint8 for c in first)
     assert _differ(first[0], first[1]), "text guidance 3 and 8 gave the same image"
-    # Same seed, same setting: the same pixels, whether or not the other setting ran beside it.
+    # Same seed, same setting: the same pixels, whether or not the other setting ran beside it (up to
+    # one grey level: the sweep runs both settings in one batch, and CPU kernels round by batch size).
     again = editor.edit(image, INSTRUCTION, [high], seed=3)
-    np.testing.assert_array_equal(again[0], first[1])
+    assert np.abs(again[0].astype(np.int16) - first[1]).max() <= 1
 
 
 @pytest.mark.parametrize("name", BACKENDS)

@@ -15,8 +15,11 @@ import numpy as np
 from PIL import Image
 from pydantic import Field, field_validator, model_validator
 
+from insvie.backends.image_edit import GuidanceSetting, ImageEditRequest, candidate_records, default_sweep
 from insvie.backends.procedural import get_operator
 from insvie.engine import Input, Need, Outcome, Resources, Stage, StageConfig, StageContext, Task
+from insvie.engine.work import outcome_for_error
+from insvie.settings import OPERATIONAL
 from insvie.stages.frames import made_by, request_frame, request_source
 
 _SCORE_SIDE = 256
@@ -46,6 +49,23 @@ class EditConfig(StageConfig):
         0.0
     )
     steps: Annotated[int, Field(ge=1, description="diffusers editors: denoising steps per candidate.")] = 20
+    batch_size: Annotated[
+        int,
+        Field(
+            ge=1,
+            description="diffusers editors: items a worker edits together, every candidate of every item "
+            "in shared denoising loops (max_batch caps the candidates of one loop).",
+            json_schema_extra=OPERATIONAL,
+        ),
+    ] = 8
+    max_batch: Annotated[
+        int | Literal["auto"] | None,
+        Field(
+            description="diffusers editors: most candidates in one denoising loop; 'auto': as many as the "
+            "device's free memory holds (no cap on the CPU); null: no cap.",
+            json_schema_extra=OPERATIONAL,
+        ),
+    ] = "auto"
     sweep: Annotated[
         tuple[SweepPoint, ...] | None,
         Field(
@@ -112,6 +132,11 @@ class Edit(Stage):
     config_class = EditConfig
     config: EditConfig
 
+    def __init__(self, config: EditConfig | None = None) -> None:
+        super().__init__(config)
+        if self.config.backend != "procedural":
+            self.batch_size = self.config.batch_size
+
     def reads(self) -> tuple[Input, ...]:
         return request_source(self.consumes)
 
@@ -141,56 +166,63 @@ class Edit(Stage):
                 device=cfg.device,
                 cpu_offload=cfg.cpu_offload,
                 attention_slicing=cfg.attention_slicing,
+                max_batch=cfg.max_batch,
             )
             self.editor.load()
 
     def process(self, batch: list[Task]) -> list[Outcome]:
-        return [self._edit(task) for task in batch]
-
-    def _candidates(
-        self, task: Task, source: np.ndarray, seed: int
-    ) -> tuple[list[np.ndarray], list[dict], dict]:
-        """The sweep's images, what made each, and the editor's provenance."""
-        cfg = self.config
+        """A model-backed editor edits the whole batch at once (every candidate of every item in shared
+        denoising loops, ``edit_batch``); the procedural one item by item. An item whose frame cannot be
+        read gets its own outcome and the others go on."""
+        outcomes: list[Outcome | None] = [None] * len(batch)
+        sources: dict[int, tuple[np.ndarray, int]] = {}
+        for index, task in enumerate(batch):
+            try:
+                sources[index] = (request_frame(task, self.ctx), task.seed("edit") % (2**31))
+            except Exception as exc:
+                outcomes[index] = outcome_for_error(task, exc)
         if self.editor is None:
-            from insvie.backends.procedural import match_instruction
+            for index, (source, seed) in sources.items():
+                outcomes[index] = self._procedural(batch[index], source, seed)
+        elif sources:
+            settings = self._settings()
+            edited = self.editor.edit_batch(
+                [
+                    ImageEditRequest(source, batch[index].meta["instruction"], settings, seed)
+                    for index, (source, seed) in sources.items()
+                ]
+            )
+            provenance = self.editor.describe()
+            for (index, (source, seed)), images in zip(sources.items(), edited, strict=True):
+                made = candidate_records(self.editor, settings, seed)
+                outcomes[index] = self._choose(batch[index], source, images, made, provenance)
+        return [outcome for outcome in outcomes if outcome is not None]
 
-            name = task.meta.get("operator") or match_instruction(task.meta["instruction"])
-            if name is None:
-                raise _Unsupported(task.meta["instruction"])
-            operator = get_operator(name)
-            images = [operator.apply(source, strength, seed) for strength in cfg.strengths]
-            made = [{"strength": strength, "seed": seed} for strength in cfg.strengths]
-            return images, made, {"backend": "procedural", "operator": operator.name}
-        from insvie.backends.image_edit import GuidanceSetting, default_sweep
-
-        settings = (
-            [GuidanceSetting(p.text_guidance, p.image_guidance, cfg.steps) for p in cfg.sweep]
-            if cfg.sweep
-            else default_sweep(steps=cfg.steps)
-        )
-        from insvie.backends.image_edit.settings import candidate_seeds
-
-        images = self.editor.edit(source, task.meta["instruction"], settings, seed=seed)
-        made = [
-            {
-                "text_guidance": s.text_guidance,
-                "image_guidance": s.image_guidance,
-                "steps": s.steps,
-                "seed": noise,
-            }
-            for s, noise in zip(settings, candidate_seeds(settings, seed), strict=True)
-        ]
-        return images, made, self.editor.describe()
-
-    def _edit(self, task: Task) -> Outcome:
+    def _settings(self) -> list[GuidanceSetting]:
         cfg = self.config
-        source = request_frame(task, self.ctx)
-        seed = task.seed("edit") % (2**31)
-        try:
-            images, made, provenance = self._candidates(task, source, seed)
-        except _Unsupported as exc:
-            return Outcome.rejected(task.item_id, "instruction_not_supported", {"instruction": str(exc)})
+        if cfg.sweep:
+            return [GuidanceSetting(p.text_guidance, p.image_guidance, cfg.steps) for p in cfg.sweep]
+        return default_sweep(steps=cfg.steps)
+
+    def _procedural(self, task: Task, source: np.ndarray, seed: int) -> Outcome:
+        """The procedural editor's sweep: one candidate per strength of the operator the request names."""
+        from insvie.backends.procedural import match_instruction
+
+        name = task.meta.get("operator") or match_instruction(task.meta["instruction"])
+        if name is None:
+            return Outcome.rejected(
+                task.item_id, "instruction_not_supported", {"instruction": task.meta["instruction"]}
+            )
+        operator = get_operator(name)
+        images = [operator.apply(source, strength, seed) for strength in self.config.strengths]
+        made = [{"strength": strength, "seed": seed} for strength in self.config.strengths]
+        return self._choose(task, source, images, made, {"backend": "procedural", "operator": operator.name})
+
+    def _choose(
+        self, task: Task, source: np.ndarray, images: list[np.ndarray], made: list[dict], provenance: dict
+    ) -> Outcome:
+        """Write and score every candidate, the rejected ones too, and keep the best eligible one."""
+        cfg = self.config
         candidates, files = [], {}
         for index, (image, how) in enumerate(zip(images, made, strict=True)):
             key = f"candidate_{index}"
@@ -217,7 +249,3 @@ class ImageEdit(Edit):
     name = "image_edit"
     consumes = "image_edit"
     after = ("image_instruction_dedup", "image_instruct")
-
-
-class _Unsupported(Exception):
-    """The procedural editor cannot carry out a free-text instruction."""

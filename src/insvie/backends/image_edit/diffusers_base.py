@@ -1,15 +1,19 @@
 """What the diffusers editors share: lazy loading, memory options, working sizes, batching and seeding.
 
 A backend subclass says which pipeline class it drives, its size grid, its default working resolution,
-the pipeline's names for text and image guidance, and how it takes the prompt and image. Everything that
-makes results reproducible lives here, once:
+the pipeline's names for text and image guidance, how it takes the prompt and image, and its sweep
+sampler. Everything that makes results reproducible lives here, once:
 
 - every candidate draws its noise from its own CPU ``torch.Generator`` seeded by
   :func:`candidate_seeds`, so a candidate is the same whether it ran alone or in a batch (up to float
   rounding of batched kernels, at most one grey level) and on any device;
-- diffusers takes guidance as one scalar per call, so candidates batch only when their whole setting is
-  equal: repeats of a setting run as one batched call (chunked by ``max_batch``), distinct settings run
-  one call each, in order of first appearance;
+- two samplers make the candidates. ``sweep`` (the default) runs one denoising loop over every candidate
+  of every request of an :meth:`DiffusersEditor.edit_batch` call that shares a working size and step
+  count, guidance given per candidate (see :mod:`insvie.backends.image_edit.sweep`), chunked by
+  ``max_batch``. ``pipeline`` calls the diffusers pipeline, which takes guidance as one scalar per call:
+  repeats of a setting run as one batched call (chunked by ``max_batch``), distinct settings one call
+  each, request by request. Both give the same candidates within float tolerance; ``pipeline`` is the
+  reference the sweep is tested and benchmarked against;
 - the image is resized to the model's grid (multiples of 8 or 16, at the working area) and every
   output is resized back to the input's size.
 """
@@ -18,21 +22,41 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 
 from insvie.backends.devices import resolve_device
 from insvie.backends.hub import cannot_load, resolve_revision
 from insvie.backends.image_edit.loading import check_image, resolve_dtype, to_uint8, torch_dtype, working_size
+from insvie.backends.image_edit.protocol import ImageEditRequest
 from insvie.backends.image_edit.settings import GuidanceSetting, candidate_seeds
+from insvie.backends.image_edit.sweep import SweepChunk
 from insvie.errors import ConfigError
 from insvie.media import resize
 
 log = logging.getLogger(__name__)
 
+AUTO_CANDIDATES = 12  # max_batch "auto" off CUDA: two items' default sweeps per loop
+
+_T = TypeVar("_T")
 Resolution = int | Literal["auto", "input"]
+Sampler = Literal["sweep", "pipeline"]
+SAMPLERS: tuple[str, ...] = ("sweep", "pipeline")
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A checked request: its source at the working size, the settings as applied and their seeds."""
+
+    source: Any  # PIL image at ``size``
+    instruction: str
+    settings: list[GuidanceSetting]
+    seeds: list[int]
+    size: tuple[int, int]
+    input_size: tuple[int, int]
 
 
 def _dtype_keyword() -> str:
@@ -42,14 +66,15 @@ def _dtype_keyword() -> str:
     return "dtype" if hasattr(deprecation_utils, "_resolve_dtype") else "torch_dtype"
 
 
-def _chunks(items: list[int], size: int | None) -> list[list[int]]:
+def _chunks(items: list[_T], size: int | None) -> list[list[_T]]:
     if size is None or size >= len(items):
         return [items]
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 class DiffusersEditor:
-    """Base of the diffusers-backed editors; subclasses set the class attributes (and :meth:`_inputs`)."""
+    """Base of the diffusers-backed editors; subclasses set the class attributes, :meth:`_inputs` where
+    their pipeline takes other arguments, and :meth:`_sweep`."""
 
     name: ClassVar[str]
     pipeline_class: ClassVar[str]  # attribute of the diffusers package
@@ -68,14 +93,21 @@ class DiffusersEditor:
         attention_slicing: bool = False,
         vae_tiling: bool = False,
         resolution: Resolution = "auto",
-        max_batch: int | None = None,
+        max_batch: int | Literal["auto"] | None = None,
+        sampler: Sampler = "sweep",
     ) -> None:
         """Check the options and resolve device and dtype now, so a bad config fails before any work;
         weights are read only by :meth:`load`.
 
         ``resolution``: the side of the square whose area the model works at (the input's aspect is
         kept); ``"input"`` works at the input's own area, ``"auto"`` at the backend's default.
-        ``max_batch`` caps the images of one pipeline call (None: no cap).
+        ``max_batch`` caps the candidates of one denoising loop (None: no cap); the denoiser sees up to
+        three times as many rows (InstructPix2Pix's guidance branches), twice for Qwen-Image-Edit's.
+        ``"auto"`` sizes the loops from the device's memory: on CUDA the first candidate at each working
+        size runs alone and its peak memory, measured, divides the free memory (with a margin); elsewhere
+        :data:`AUTO_CANDIDATES` (two items' default sweeps).
+        ``sampler``: ``"sweep"`` runs the candidates of a batch in one loop with per-candidate guidance,
+        ``"pipeline"`` calls the diffusers pipeline once per setting (see the module docstring).
         """
         if not isinstance(model, str | Path) or not str(model):
             raise ConfigError(
@@ -88,8 +120,15 @@ class DiffusersEditor:
                 f"image editor {self.name!r}: resolution must be 'auto', 'input' or an integer >= "
                 f"{self.multiple}, got {resolution!r}"
             )
-        if max_batch is not None and max_batch < 1:
-            raise ConfigError(f"image editor {self.name!r}: max_batch must be >= 1 or None, got {max_batch}")
+        if max_batch not in ("auto", None) and (not isinstance(max_batch, int) or max_batch < 1):
+            raise ConfigError(
+                f"image editor {self.name!r}: max_batch must be 'auto', an integer >= 1 or None, "
+                f"got {max_batch!r}"
+            )
+        if sampler not in SAMPLERS:
+            raise ConfigError(
+                f"image editor {self.name!r}: sampler must be one of {list(SAMPLERS)}, got {sampler!r}"
+            )
         folder = Path(model).expanduser()
         self.model = str(folder.resolve()) if folder.is_dir() else str(model)
         self.revision = revision
@@ -100,6 +139,8 @@ class DiffusersEditor:
         self.vae_tiling = vae_tiling
         self.resolution: Resolution = self.default_resolution if resolution == "auto" else resolution
         self.max_batch = max_batch
+        self._fits: dict[tuple[int, int], int] = {}  # "auto" on CUDA: candidates per loop, by working size
+        self.sampler: Sampler = sampler
         self.notes: list[str] = []
         self.pipe: Any = None
 
@@ -173,6 +214,7 @@ class DiffusersEditor:
             "device": self.device,
             "scheduler": None if self.pipe is None else type(self.pipe.scheduler).__name__,
             "loaded": self.pipe is not None,
+            "sampler": self.sampler,
             "options": {
                 "cpu_offload": self.cpu_offload,
                 "attention_slicing": self.attention_slicing,
@@ -235,13 +277,15 @@ class DiffusersEditor:
             output_type="np",
         ).images
 
-    def edit(
-        self, image: np.ndarray, instruction: str, settings: Sequence[GuidanceSetting], *, seed: int
-    ) -> list[np.ndarray]:
-        """One candidate per setting, each HxWx3 uint8 at the input's size, in the order of ``settings``."""
-        import torch
-        from PIL import Image
+    def _sweep(self, chunk: SweepChunk) -> np.ndarray:
+        """One denoising loop over every candidate of ``chunk``: NxHxWx3 floats in [0, 1] at
+        ``chunk.size``, in candidate order. Each backend writes it with its pipeline's parts and math."""
+        raise NotImplementedError(f"{type(self).__name__} has no sweep sampler")
 
+    def _prepare(self, request: ImageEditRequest) -> _Prepared:
+        """Check one request and bring its image to the working size, so a bad request in a batch fails
+        before any candidate of the batch is made."""
+        image, instruction, settings, seed = request
         image = check_image(image)
         if not isinstance(instruction, str) or not instruction.strip():
             raise ValueError("instruction must be a non-empty string")
@@ -249,28 +293,126 @@ class DiffusersEditor:
             raise ValueError("settings must hold at least one GuidanceSetting")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-        self.load()
+        from PIL import Image
+
         effective = [self.effective(s) for s in settings]
-        seeds = candidate_seeds(effective, seed)
         height, width = image.shape[:2]
         size = self._working_size(height, width)
-        source = Image.fromarray(resize(image, size))
-        groups: dict[GuidanceSetting, list[int]] = {}
-        for index, setting in enumerate(effective):
-            groups.setdefault(setting, []).append(index)
-        outputs: list[np.ndarray | None] = [None] * len(effective)
-        for setting, indices in groups.items():
-            for chunk in _chunks(indices, self.max_batch):
-                generators = [torch.Generator("cpu").manual_seed(seeds[i]) for i in chunk]
-                raw = np.asarray(self._run(source, instruction, setting, generators, size))
-                if len(raw) != len(chunk):
-                    raise RuntimeError(f"{self.pipeline_class} returned {len(raw)} images for {len(chunk)}")
-                if not np.isfinite(raw).all():
-                    raise RuntimeError(
-                        f"{self.pipeline_class} produced NaN/inf pixels for {setting} (half-precision "
-                        "overflow, or a schedule that cannot run this few steps)"
-                    )
-                images = to_uint8(raw)
-                for i, out in zip(chunk, images, strict=True):
-                    outputs[i] = np.ascontiguousarray(resize(out, (height, width)))
-        return [out for out in outputs if out is not None]
+        return _Prepared(
+            source=Image.fromarray(resize(image, size)),
+            instruction=instruction,
+            settings=effective,
+            seeds=candidate_seeds(effective, seed),
+            size=size,
+            input_size=(height, width),
+        )
+
+    def edit(
+        self, image: np.ndarray, instruction: str, settings: Sequence[GuidanceSetting], *, seed: int
+    ) -> list[np.ndarray]:
+        """One candidate per setting, each HxWx3 uint8 at the input's size, in the order of ``settings``."""
+        return self.edit_batch([ImageEditRequest(image, instruction, settings, seed)])[0]
+
+    def edit_batch(self, requests: Sequence[ImageEditRequest]) -> list[list[np.ndarray]]:
+        """The candidates of every request (what :meth:`edit` returns for it), in request order.
+
+        With the sweep sampler, requests sharing a working size and step count run as one denoising loop
+        (chunked by ``max_batch`` candidates), whatever their instructions and settings; each candidate
+        is the one :meth:`edit` makes for its request alone, up to float rounding of batched kernels.
+        """
+        prepared = [self._prepare(ImageEditRequest(*request)) for request in requests]
+        if not prepared:
+            return []
+        self.load()
+        outputs: list[list[np.ndarray | None]] = [[None] * len(p.settings) for p in prepared]
+        if self.sampler == "pipeline":
+            self._edit_by_pipeline(prepared, outputs)
+        else:
+            self._edit_by_sweep(prepared, outputs)
+        return [[out for out in row if out is not None] for row in outputs]
+
+    def _edit_by_pipeline(self, prepared: list[_Prepared], outputs: list[list[np.ndarray | None]]) -> None:
+        """One pipeline call per distinct setting of each request (repeats batched), request by request."""
+        import torch
+
+        for number, request in enumerate(prepared):
+            groups: dict[GuidanceSetting, list[int]] = {}
+            for index, setting in enumerate(request.settings):
+                groups.setdefault(setting, []).append(index)
+            for setting, indices in groups.items():
+                for chunk in _chunks(indices, None if self.max_batch == "auto" else self.max_batch):
+                    generators = [torch.Generator("cpu").manual_seed(request.seeds[i]) for i in chunk]
+                    raw = self._run(request.source, request.instruction, setting, generators, request.size)
+                    self._store(raw, [(number, i) for i in chunk], prepared, outputs)
+
+    def _edit_by_sweep(self, prepared: list[_Prepared], outputs: list[list[np.ndarray | None]]) -> None:
+        """One loop per (working size, steps) group of candidates, in chunks of ``max_batch``."""
+        import torch
+
+        groups: dict[tuple[tuple[int, int], int], list[tuple[int, int]]] = {}
+        for number, request in enumerate(prepared):
+            for index, setting in enumerate(request.settings):
+                groups.setdefault((request.size, setting.steps), []).append((number, index))
+        for (size, _), members in groups.items():
+            start = 0
+            while start < len(members):
+                probe = self._probes(size)
+                chunk = members[start : start + (1 if probe else self._loop_size(size) or len(members))]
+                start += len(chunk)
+                position = {number: k for k, number in enumerate(dict.fromkeys(n for n, _ in chunk))}
+                sweep = SweepChunk(
+                    images=[prepared[n].source for n in position],
+                    instructions=[prepared[n].instruction for n in position],
+                    owners=[position[n] for n, _ in chunk],
+                    settings=[prepared[n].settings[i] for n, i in chunk],
+                    generators=[torch.Generator("cpu").manual_seed(prepared[n].seeds[i]) for n, i in chunk],
+                    size=size,
+                )
+                if probe:
+                    torch.cuda.reset_peak_memory_stats(self.device)
+                    before = torch.cuda.memory_allocated(self.device)
+                with torch.no_grad():
+                    raw = self._sweep(sweep)
+                if probe:
+                    self._fit(size, torch.cuda.max_memory_allocated(self.device) - before)
+                self.pipe.maybe_free_model_hooks()  # what the pipeline does after a call (offloading)
+                self._store(raw, chunk, prepared, outputs)
+
+    def _probes(self, size: tuple[int, int]) -> bool:
+        """Whether the next loop at ``size`` measures what one candidate takes ("auto" on CUDA, once)."""
+        return self.max_batch == "auto" and self.device.startswith("cuda") and size not in self._fits
+
+    def _loop_size(self, size: tuple[int, int]) -> int | None:
+        """The most candidates of one loop at ``size`` (None: no cap)."""
+        if self.max_batch != "auto":
+            return self.max_batch
+        return self._fits.get(size, AUTO_CANDIDATES)
+
+    def _fit(self, size: tuple[int, int], peak: int) -> None:
+        """Size the loops at ``size`` from one candidate's measured peak: what the free memory holds, with
+        a fifth kept back for the allocator's fragmentation and the VAE decode of the whole loop."""
+        import torch
+
+        free, _ = torch.cuda.mem_get_info(self.device)
+        self._fits[size] = max(1, int(0.8 * free / max(peak, 1)))
+        self._note(f"max_batch auto: {self._fits[size]} candidates per loop at {size[1]}x{size[0]}")
+
+    def _store(
+        self,
+        raw: np.ndarray,
+        targets: list[tuple[int, int]],
+        prepared: list[_Prepared],
+        outputs: list[list[np.ndarray | None]],
+    ) -> None:
+        """Check one loop's or call's images and put each, as uint8 at its input's size, in its slot."""
+        raw = np.asarray(raw)
+        if len(raw) != len(targets):
+            raise RuntimeError(f"{self.pipeline_class} returned {len(raw)} images for {len(targets)}")
+        if not np.isfinite(raw).all():
+            settings = sorted({prepared[n].settings[i] for n, i in targets}, key=str)
+            raise RuntimeError(
+                f"{self.pipeline_class} produced NaN/inf pixels for {', '.join(map(str, settings))} "
+                "(half-precision overflow, or a schedule that cannot run this few steps)"
+            )
+        for (number, index), out in zip(targets, to_uint8(raw), strict=True):
+            outputs[number][index] = np.ascontiguousarray(resize(out, prepared[number].input_size))

@@ -1,7 +1,8 @@
 """The contract of every instruction image editor, so the edit stage names one in config and never branches.
 
 An editor is built cheaply (no weights touched), loaded once per worker with :meth:`ImageEditor.load`,
-then asked for K candidates of one image per :meth:`ImageEditor.edit` call. What it reports in
+then asked for K candidates of one image per :meth:`ImageEditor.edit` call, or for the candidates of
+many images at once with :meth:`ImageEditor.edit_batch` (what keeps an accelerator busy). What it reports in
 :meth:`ImageEditor.describe` plus :func:`candidate_records` is everything a dataset needs to say how a
 candidate was made: model, revision, dtype, device, scheduler, guidance, steps and seed.
 """
@@ -9,11 +10,23 @@ candidate was made: model, revision, dtype, device, scheduler, guidance, steps a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
 from insvie.backends.image_edit.settings import GuidanceSetting, candidate_seeds
+
+
+class ImageEditRequest(NamedTuple):
+    """One item of :meth:`ImageEditor.edit_batch`: what :meth:`ImageEditor.edit` takes.
+
+    A named tuple, so a plain ``(image, instruction, settings, seed)`` tuple is a request too.
+    """
+
+    image: np.ndarray
+    instruction: str
+    settings: Sequence[GuidanceSetting]
+    seed: int
 
 
 @runtime_checkable
@@ -36,6 +49,11 @@ class ImageEditor(Protocol):
         self, image: np.ndarray, instruction: str, settings: Sequence[GuidanceSetting], *, seed: int
     ) -> list[np.ndarray]:
         """One HxWx3 uint8 candidate per setting, the size of ``image``, in the order of ``settings``."""
+        ...
+
+    def edit_batch(self, requests: Sequence[ImageEditRequest]) -> list[list[np.ndarray]]:
+        """What :meth:`edit` returns for each ``(image, instruction, settings, seed)`` request, in order;
+        each candidate the same as when its request is edited alone (up to float rounding)."""
         ...
 
 
