@@ -66,6 +66,15 @@ class EditConfig(StageConfig):
             json_schema_extra=OPERATIONAL,
         ),
     ] = "auto"
+    sampler: Annotated[
+        Literal["sweep", "pipeline"],
+        Field(
+            description="diffusers editors: sweep (one denoising loop for every candidate of a batch, "
+            "guidance per candidate) or pipeline (one diffusers call per setting; the same candidates "
+            "within a grey level, slower: kept as the reference).",
+            json_schema_extra=OPERATIONAL,
+        ),
+    ] = "sweep"
     sweep: Annotated[
         tuple[SweepPoint, ...] | None,
         Field(
@@ -167,6 +176,7 @@ class Edit(Stage):
                 cpu_offload=cfg.cpu_offload,
                 attention_slicing=cfg.attention_slicing,
                 max_batch=cfg.max_batch,
+                sampler=cfg.sampler,
             )
             self.editor.load()
 
