@@ -47,6 +47,19 @@ def fake_openai():
         yield server
 
 
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder ``insvie tiny-models`` writes (every tiny model and the configs naming them), made once
+    per test process through the CLI, as a user makes it; tests that train or write add their own
+    subfolders (``runs/<name>``)."""
+    from insvie_cli import run_cli
+
+    dest = tmp_path_factory.mktemp("tiny")
+    result = run_cli("tiny-models", str(dest))
+    assert result.returncode == 0, result.stderr
+    return dest
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Toy-sized torch ops run fastest on one thread, and far faster when another process shares the cores.

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from insvie_cli import run_cli_inheriting as run_cli
 from PIL import Image
 from ray_nodes import RAY_ENV, RayNodes, free_port
 
@@ -24,12 +25,6 @@ edit: {strengths: [0.6, 0.8, 1.0]}
 propagate: {flow_size: 160}
 animate: {num_frames: 9, max_side: 256}
 """
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "insvie", *args], capture_output=True, text=True, timeout=600
-    )
 
 
 @pytest.fixture(scope="module")

@@ -8,27 +8,16 @@ import json
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from fakes.openai_server import FakeOpenAIServer, FakeReply
+from insvie_cli import run_cli
 
 from insvie.store import Dataset
 
 SMALL = {"split": {"clip_frames": 9, "max_side": 128, "clips_per_shot": 1}, "run": {"max_attempts": 1}}
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "insvie", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "COLUMNS": "250", **(env or {})},
-    )
 
 
 def _closed_port() -> int:

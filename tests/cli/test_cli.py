@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from insvie_cli import run_cli_inheriting as run_cli
+
 import insvie
-
-
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "insvie", *args], capture_output=True, text=True, cwd=cwd, timeout=300
-    )
 
 
 def test_version():

@@ -9,17 +9,10 @@ refuses outright (a name too long, which ended the run with a traceback at that 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "insvie", *args], capture_output=True, text=True, timeout=300
-    )
+from insvie_cli import run_cli_inheriting as run_cli
 
 
 @pytest.fixture

@@ -8,13 +8,12 @@ environment alone.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from fakes.openai_server import FakeOpenAIServer
+from insvie_cli import run_cli
 
 pytest.importorskip("diffusers")
 
@@ -24,16 +23,6 @@ SCHEMA = {
     "required": ["ok"],
     "additionalProperties": False,
 }
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "insvie", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
-    )
 
 
 def _chats(config_path: Path) -> dict[str, dict]:

@@ -3,31 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from insvie_cli import run_cli
 
 pytest.importorskip("diffusers")
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "insvie", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "COLUMNS": "250"},
-    )
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("tiny")
-    result = run_cli("tiny-models", str(dest))
-    assert result.returncode == 0, result.stderr
-    return dest
 
 
 def test_tiny_models_writes_every_backend_and_a_config(tiny: Path):

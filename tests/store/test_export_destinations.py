@@ -11,13 +11,13 @@ import filecmp
 import importlib
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from insvie_cli import run_cli_inheriting as run_cli
 
 import insvie.store.fsio as fsio
 from insvie.errors import StoreError
@@ -27,13 +27,6 @@ from insvie.store import Dataset, config_hash, export_insvie_csv, export_parquet
 export_parquet_module = importlib.import_module("insvie.store.export_parquet")
 HASH = config_hash({"v": 1})
 EXPORT_FORMATS = ("parquet", "webdataset", "insvie-csv")
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "insvie", *args], capture_output=True, text=True, timeout=300, env=env
-    )
 
 
 def add_triplet(ds: Dataset, n: int, *, kept: bool = True) -> None:

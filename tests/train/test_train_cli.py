@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from insvie_cli import run_cli
 
 pytest.importorskip("peft")
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "insvie", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
-    )
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("tiny")
-    result = run_cli("tiny-models", str(dest))
-    assert result.returncode == 0, result.stderr
-    return dest
 
 
 def test_train_then_rerun_resumes_and_a_second_stage_chains(tiny: Path):
