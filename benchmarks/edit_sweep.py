@@ -141,10 +141,10 @@ def main() -> None:
     parser.add_argument("--size", type=parse_size, default=(64, 96), help="HxW of the images")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; the median is reported")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--quick", action="store_true", help="2 items x 2 settings, 2 steps: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="1 item x 2 settings, 2 steps: a smoke run")
     args = parser.parse_args()
     if args.quick:
-        args.items, args.settings, args.steps, args.repeat = 2, 2, 2, 1
+        args.items, args.settings, args.steps, args.repeat = 1, 2, 2, 1
     names = [name.strip() for name in args.backends.split(",") if name.strip()]
     unknown = sorted(set(names) - set(TINY_IMAGE_EDITORS))
     if unknown or min(args.items, args.settings, args.steps, args.repeat, args.threads) < 1:

@@ -45,3 +45,16 @@ def test_resume_quick() -> None:
     assert "FAIL  triplet" not in out
     assert "\nsummary: re-run T2/T1 " in out
     assert "correctness checks all PASS" in out
+
+
+@pytest.mark.slow
+def test_edit_sweep_benchmark_quick() -> None:
+    out = run_quick("edit_sweep.py")
+    summary = out.splitlines()[-1]
+    assert summary.startswith("summary: batched sweep / per-call loop")
+    for name in ("instruct_pix2pix", "flux_kontext", "qwen_image_edit"):
+        assert f"{name} " in summary
+    # The batched candidates are the loop's within one grey level (batched kernels round apart).
+    differences = [line for line in out.splitlines() if line.startswith("max |batched - loop|")]
+    assert len(differences) == 3
+    assert all(int(line.split("|")[-1].split()[0]) <= 1 for line in differences)
