@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,9 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_quick(script: str, timeout: float = 300) -> str:
+def run_quick(script: str, *args: str, timeout: float = 300) -> str:
     proc = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "benchmarks" / script), "--quick"],
+        [sys.executable, str(REPO_ROOT / "benchmarks" / script), "--quick", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -58,3 +59,24 @@ def test_edit_sweep_benchmark_quick() -> None:
     differences = [line for line in out.splitlines() if line.startswith("max |batched - loop|")]
     assert len(differences) == 3
     assert all(int(line.split("|")[-1].split()[0]) <= 1 for line in differences)
+
+
+@pytest.mark.slow
+def test_cost_benchmark_quick(tmp_path: Path) -> None:
+    import torch
+
+    out = tmp_path / "cost.json"
+    printed = run_quick("cost.py", "--json", str(out), timeout=600)
+    assert "Seconds per kept triplet by step" in printed
+    assert "\ntotal " in printed and "CPU-days looped" in printed
+    if not torch.cuda.is_available():
+        assert "not measured: no CUDA device" in printed
+    record = json.loads(out.read_text())
+    rows = {row["step"]: row for row in record["cpu"]["rows"]}
+    # every model-backed step of the video branch ran, in both runs, on the same items
+    for step in ("instruct", "edit", "clip_prefilter", "judge", "propagate", "refilter", "video_judge"):
+        assert rows[step]["items"] >= 1, step
+    assert record["cpu"]["triplets"] == 1
+    shares = sum(row["share_batched"] for row in rows.values())
+    assert shares == pytest.approx(1.0)
+    assert record["runs"]["looped"]["items"] == record["runs"]["batched"]["items"]

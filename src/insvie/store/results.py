@@ -66,9 +66,13 @@ def record_many(db: StateDb, stage: str, config_hash: str, new: Sequence[NewResu
     """
     now = time.time()
     rows = []
+    if new:
+        _check_key(stage, config_hash, new[0].item_id)
     for result in new:
+        # Item ids are not checked one by one: a row naming no item breaks the foreign key, and the
+        # row-by-row fallback below then checks and names it.
         item_id, status, output, error = result.item_id, result.status, result.output, result.error
-        _check_outcome(stage, item_id, config_hash, status, result.reason, error)
+        _check_parts(stage, item_id, status, result.reason, error)
         output_json = None if output is None else to_json(output, f"{stage} output of item {item_id!r}")
         error_text = None if error is None else _error_text(error)
         rows.append((stage, item_id, config_hash, status, result.reason, output_json, error_text, now))
@@ -102,11 +106,24 @@ def _check_outcome(
     error: str | BaseException | None,
 ) -> None:
     """Refuse a result whose parts do not fit together, before anything is written."""
-    check_name(stage, "stage")
     check_item_id(item_id)
-    what = f"{stage} result for item {item_id!r}"
+    _check_key(stage, config_hash, item_id)
+    _check_parts(stage, item_id, status, reason, error)
+
+
+def _check_key(stage: str, config_hash: str, item_id: str) -> None:
+    check_name(stage, "stage")
     if not isinstance(config_hash, str) or not config_hash:
-        raise StoreError(f"{what}: config_hash must be a non-empty str")
+        raise StoreError(f"{stage} result for item {item_id!r}: config_hash must be a non-empty str")
+
+
+def _check_parts(
+    stage: str, item_id: str, status: str, reason: str | None, error: str | BaseException | None
+) -> None:
+    """The status, reason and error of one result fit together (the cheap per-row part of the checks)."""
+    if status == "done" and error is None:
+        return
+    what = f"{stage} result for item {item_id!r}"
     if status not in STATUSES:
         raise StoreError(f"{what}: status {status!r} is not one of {sorted(STATUSES)}")
     if status == "rejected" and not reason:
