@@ -1,6 +1,7 @@
 """Propagation quality on SynthEdit: flow-warp against image-to-video propagation (SVD, Wan 2.1 I2V).
 
     .venv/bin/python benchmarks/propagate.py [--quick] [--samples 6] [--frames 13] [--size 96 128]
+        [--i2v [svd] [wan]] [--categories grayscale sepia]
         [--svd MODEL] [--wan MODEL] [--steps 25] [--height 576 --width 1024] [--device auto]
 
 Each SynthEdit sample has a source video and its ground-truth edited video; every propagator gets the
@@ -9,6 +10,12 @@ source and the true edited first frame. Figures per method (means over samples):
 (``persistence``: the first frames' edit still there at the end, 1 = fully), PSNR against the ground
 truth edited video, and seconds per frame. Every figure is also given as a ratio to flow-warp measured
 in the same run, so runs on different machines compare through the ratios.
+
+``--categories`` picks the SynthEdit edit categories the samples cycle through: the global looks by
+default; local ones (recolor, add, remove, background) at a size above flow_warp's ``flow_size``
+(e.g. ``--size 480 720``) are what exercise its flow, e.g. ``--i2v --categories recolor background
+--size 480 720 --frames 25``. ``--i2v`` names the image-to-video methods run beside flow_warp (both by
+default; none when given alone).
 
 Without ``--svd``/``--wan`` the script builds tiny *randomly initialised* models and runs them on the
 CPU: that checks the mechanics (inversion, injection, windows, metrics) end to end and says nothing
@@ -31,7 +38,7 @@ import numpy as np
 from insvie.backends.analysis.consistency import motion_fidelity
 from insvie.backends.analysis.persistence import edit_persistence
 from insvie.backends.propagation import get_propagator
-from insvie.synth import GLOBAL_CATEGORIES, generate_sample
+from insvie.synth import CATEGORIES, GLOBAL_CATEGORIES, generate_sample
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -49,6 +56,9 @@ def measure(source: np.ndarray, truth: np.ndarray, result: np.ndarray) -> dict[s
 
 def i2v_methods(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Callable], bool]:
     """The image-to-video propagators to run, and whether they are tiny random stand-ins."""
+    wanted = args.i2v
+    if not wanted:
+        return {}, False
     from insvie.backends.propagation.i2v import I2VSettings
     from insvie.tiny import build_tiny_svd, build_tiny_wan_i2v
 
@@ -62,7 +72,7 @@ def i2v_methods(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Call
         args.steps, args.height, args.width = min(args.steps, 4), 32, 48
     methods = {}
     for backend, model in models.items():
-        if model is None:
+        if model is None or backend not in wanted:
             continue
         window = args.window if backend == "svd" else (args.window - 1) // 4 * 4 + 1
         settings = I2VSettings(
@@ -87,6 +97,10 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=6)
     parser.add_argument("--frames", type=int, default=13)
     parser.add_argument("--size", type=int, nargs=2, default=(96, 128), metavar=("H", "W"))
+    parser.add_argument("--i2v", nargs="*", choices=("svd", "wan"), default=["svd", "wan"])
+    parser.add_argument(
+        "--categories", nargs="+", choices=CATEGORIES, default=list(GLOBAL_CATEGORIES), metavar="CATEGORY"
+    )
     parser.add_argument("--svd", help="SVD weights (hub id or folder); none: tiny random models")
     parser.add_argument("--wan", help="Wan 2.1 I2V weights (hub id or folder)")
     parser.add_argument("--steps", type=int, default=25)
@@ -110,7 +124,7 @@ def main() -> None:
             print("      their figures say nothing about propagation quality (pass --svd/--wan for that).")
         totals: dict[str, dict[str, list[float]]] = {name: {} for name in methods}
         for index in range(args.samples):
-            category = GLOBAL_CATEGORIES[index % len(GLOBAL_CATEGORIES)]
+            category = args.categories[index % len(args.categories)]
             sample = generate_sample(index, size=tuple(args.size), num_frames=args.frames, category=category)
             for name, run in methods.items():
                 started = time.perf_counter()
@@ -140,7 +154,8 @@ def main() -> None:
         f" persistence {means[name]['persistence'] / base['persistence']:.2f}"
         for name in others
     )
-    print(f"\nsummary: {summary}{' (tiny random models: mechanics only)' if tiny else ''}")
+    if others:
+        print(f"\nsummary: {summary}{' (tiny random models: mechanics only)' if tiny else ''}")
 
 
 if __name__ == "__main__":

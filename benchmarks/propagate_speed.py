@@ -6,8 +6,10 @@ CLIP defaults to ../shared/media/car_dirt_road.mp4 beside the repository. Every 
 frames per second, the best of ``--repeat`` runs (on a shared machine the slower runs measure the
 neighbours), and is shown as a ratio to raw PyAV decoding of the same frames measured in the same
 run, so figures from different machines can be compared through the ratio. flow_warp includes
-fitting its colour transfer; animate_pair counts frame pairs (a source and an edited frame each)
-and includes nothing but planning and rendering.
+fitting its colour transfer; it runs with its defaults (flow at 240 px, two helper threads), in the
+calling thread alone (``workers=0``: what a one-CPU worker gets), and with the settings the
+``propagate`` step passes (flow at 360 px). animate_pair counts frame pairs (a source and an edited
+frame each) and includes nothing but planning and rendering.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from insvie.backends.camera import animate_pair
 from insvie.backends.procedural import get_operator
 from insvie.backends.propagation import FlowWarpConfig, propagate_flow_warp, propagate_framewise
 from insvie.media import read_frames
+from insvie.stages.propagate import PropagateConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CLIP = REPO_ROOT.parent / "shared" / "media" / "car_dirt_road.mp4"
@@ -65,6 +68,8 @@ def main() -> None:
     sepia_first = sepia.apply(video[0], 0.8)
     cartoon_first = cartoon.apply(video[0], 0.8)
     quality = FlowWarpConfig(flow_preset="fast")
+    one_thread = FlowWarpConfig(workers=0)
+    step_settings = PropagateConfig().flow_warp()
 
     def animate() -> int:
         animate_pair(video[0], sepia_first, path="dolly_in", num_frames=count, out_size=(height, width))
@@ -75,6 +80,14 @@ def main() -> None:
         ("framewise, sepia (pointwise LUT)", lambda: len(propagate_framewise(video, sepia, 0.8))),
         ("framewise, cartoon (filter)", lambda: len(propagate_framewise(video, cartoon, 0.8))),
         ("flow_warp, default (ultrafast flow)", lambda: len(propagate_flow_warp(video, cartoon_first).video)),
+        (
+            "flow_warp, workers=0 (calling thread only)",
+            lambda: len(propagate_flow_warp(video, cartoon_first, one_thread).video),
+        ),
+        (
+            f"flow_warp, propagate step (flow_size {step_settings.flow_size})",
+            lambda: len(propagate_flow_warp(video, cartoon_first, step_settings).video),
+        ),
         (
             "flow_warp, flow_preset='fast'",
             lambda: len(propagate_flow_warp(video, cartoon_first, quality).video),

@@ -70,3 +70,15 @@ def test_shapes_are_checked() -> None:
         fit_colour_transfer(scene(0), scene(0, 48, 64))
     with pytest.raises(ValueError):
         fit_colour_transfer(scene(0), scene(0), degree=4)
+
+
+def test_rgba_gives_the_same_colours_with_an_opaque_alpha() -> None:
+    """The propagator's 4-channel path (a faster lookup) must not change a colour."""
+    first, other = scene(0), scene(1)
+    transfer = fit_colour_transfer(first, get_operator("teal_orange").apply(first, 0.8))
+    rgba = transfer.rgba(other)
+    assert rgba.shape == (*other.shape[:2], 4) and rgba.dtype == np.uint8
+    assert np.array_equal(rgba[..., :3], transfer(other))
+    assert (rgba[..., 3] == 255).all()
+    with pytest.raises(ValueError):
+        transfer.rgba(other[None])

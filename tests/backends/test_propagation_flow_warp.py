@@ -7,6 +7,8 @@ on the object.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -184,3 +186,18 @@ def test_single_frame_and_bad_input() -> None:
         FlowWarpConfig(carry="nope")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         FlowWarpConfig(photometric_low=5, photometric_high=5)
+
+
+@pytest.mark.parametrize("config", [FlowWarpConfig(reanchor_every=3), FlowWarpConfig(carry="frame")])
+def test_helper_threads_do_not_change_the_result(config: FlowWarpConfig) -> None:
+    """Flows run ahead and frames render behind on helper threads; the output is the same bytes as
+    with everything in the calling thread, whatever their number."""
+    video, masks = object_scene(frames=11)
+    first = recolour(video[0], masks[0])
+    inline = propagate_flow_warp(video, first, replace(config, workers=0))
+    for workers in (1, 3):
+        threaded = propagate_flow_warp(video, first, replace(config, workers=workers))
+        assert np.array_equal(threaded.video, inline.video)
+        assert threaded.diagnostics == inline.diagnostics
+    with pytest.raises(ValueError, match="workers"):
+        FlowWarpConfig(workers=-1)

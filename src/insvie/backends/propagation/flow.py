@@ -1,12 +1,14 @@
 """Optical flow at a working resolution, and the field algebra the propagator needs.
 
-Flow is estimated with OpenCV's DIS on grey frames shrunk so their longer side is ``flow_size``:
-the propagator needs two flows per frame and has ~16 ms for everything. At 240x160 the backward
-flow, refined down to the finest pyramid level (small movers need it), costs ~2 ms with the
-``ultrafast`` preset (~4 ms ``fast``); the forward flow that only feeds the consistency check stops
-one level higher (~0.5 ms). At 720x480 the same flows would cost 3-14 ms each. Fields are kept as
-displacements, not absolute coordinates, so that upsampling them to full resolution is exact for a
-zero field and smooth at the borders.
+Flow is estimated with OpenCV's DIS on grey frames shrunk so their longer side is ``flow_size``: the
+propagator needs two flows per frame and has ~16 ms of two cores for everything at 60 frames/s. At
+240x160 the backward flow, refined down to the finest pyramid level (small movers need it), costs
+7-10 ms single-threaded with the ``ultrafast`` preset on the shared 2-core machine (~1 ms at the
+preset's own finest level, two up); the forward flow that only feeds the consistency check stops one
+level higher (~2-3 ms). With the check they are over a third of the propagator's work, so they run
+ahead of it on helper threads (:mod:`.flow_warp`). Fields are kept as displacements, not absolute
+coordinates, so that upsampling them to full resolution is exact for a zero field and smooth at the
+borders; OpenCV's remap takes them as they are (a relative map: no pixel grid to add).
 
 Convention: ``flow(a, b)[y, x] = d`` means pixel (x, y) of ``a`` shows what ``b`` shows at (x, y) + d.
 """
@@ -76,19 +78,18 @@ def pixel_grid(height: int, width: int) -> np.ndarray:
     return np.stack([xs, ys], axis=-1)
 
 
-def sample(field: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """``field`` bilinearly sampled at ``positions`` (H, W, 2 absolute x, y); edges replicate."""
-    return cv2.remap(
-        field, positions[..., 0], positions[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
-
-
-_SUM_CHANNELS = np.ones((1, 2), dtype=np.float32)
+def sample(field: np.ndarray, displacement: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``field`` bilinearly sampled at each pixel plus ``displacement`` (H, W, 2: x, y), into ``out``
+    if given; edges replicate. OpenCV adds the pixel's own position (a relative map): no grid to add."""
+    flags = cv2.INTER_LINEAR | cv2.WARP_RELATIVE_MAP
+    return cv2.remap(field, displacement, None, flags, dst=out, borderMode=cv2.BORDER_REPLICATE)
 
 
 def squared_norm(field: np.ndarray) -> np.ndarray:
-    """|v|^2 of a (H, W, 2) float32 field (OpenCV: numpy's sum over a length-2 axis is ~10x slower)."""
-    return cv2.transform(cv2.multiply(field, field), _SUM_CHANNELS)
+    """|v|^2 of a (H, W, 2) float32 field (two strided numpy products: ~3x faster than an OpenCV
+    channel transform at these sizes, and the same floats)."""
+    x, y = field[..., 0], field[..., 1]
+    return x * x + y * y
 
 
 def consistent(
@@ -96,43 +97,39 @@ def consistent(
 ) -> np.ndarray:
     """Where the backward flow is trusted: float32 mask (H, W) in {0, 1}.
 
-    ``backward`` maps frame t to t-1, ``forward`` t-1 to t. A pixel passes when following it back
-    and then forward returns near its start (Sundaram et al. 2010:
-    ``|b + f(x + b)|^2 <= alpha (|b|^2 + |f(x + b)|^2) + beta``) and its match lies inside frame t-1.
-    Failing pixels are occluded in t-1 or badly matched.
+    ``backward`` maps frame t to t-1, ``forward`` t-1 to t; ``grid`` is the pixel grid (for the
+    inside test). A pixel passes when following it back and then forward returns near its start
+    (Sundaram et al. 2010: ``|b + f(x + b)|^2 <= alpha (|b|^2 + |f(x + b)|^2) + beta``) and its match
+    lies inside frame t-1. Failing pixels are occluded in t-1 or badly matched.
     """
     height, width = backward.shape[:2]
-    target = grid + backward
-    forward_there = sample(forward, target)
-    loop = backward + forward_there
-    error = squared_norm(loop)
+    forward_there = sample(forward, backward)
+    error = squared_norm(backward + forward_there)
     bound = alpha * (squared_norm(backward) + squared_norm(forward_there)) + beta
-    inside = (target[..., 0] >= 0) & (target[..., 0] <= width - 1) & (target[..., 1] >= 0)
-    inside &= target[..., 1] <= height - 1
-    return ((error <= bound) & inside).astype(np.float32)
+    inside = cv2.inRange(grid + backward, (0.0, 0.0), (width - 1.0, height - 1.0))  # 255: both coordinates
+    return cv2.bitwise_and(cv2.compare(error, bound, cv2.CMP_LE), inside).astype(np.float32) / 255.0
 
 
-def upsample_displacement(displacement: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A displacement field (h, w, 2) in working pixels, resized to ``size`` in full-size pixels."""
+def upsample_displacement(
+    displacement: np.ndarray, size: tuple[int, int], out: np.ndarray | None = None
+) -> np.ndarray:
+    """A displacement field (h, w, 2) in working pixels, resized to ``size`` in full-size pixels
+    (scaled first, at the working size: one full-size pass, not three), into ``out`` if given."""
     height, width = size
     small_h, small_w = displacement.shape[:2]
     if (small_h, small_w) == (height, width):
         return displacement
-    out = cv2.resize(displacement, (width, height), interpolation=cv2.INTER_LINEAR)
-    out[..., 0] *= width / small_w
-    out[..., 1] *= height / small_h
-    return out
+    scale = np.array([width / small_w, height / small_h], dtype=np.float32)
+    return cv2.resize(displacement * scale, (width, height), dst=out, interpolation=cv2.INTER_LINEAR)
 
 
 PATCH = 5
 
 
-def mismatch(
-    anchor_grey: np.ndarray, grey: np.ndarray, grid: np.ndarray, displacement: np.ndarray
-) -> np.ndarray:
+def mismatch(anchor_grey: np.ndarray, grey: np.ndarray, displacement: np.ndarray) -> np.ndarray:
     """Mean |anchor - current| grey difference over 5x5 patches, with the anchor warped by
     ``displacement``: how badly each pixel's match into the anchor fits (float32 grey levels)."""
-    warped = sample(anchor_grey, grid + displacement)
+    warped = sample(anchor_grey, displacement)
     return cv2.blur(cv2.absdiff(warped, grey), (PATCH, PATCH)).astype(np.float32)
 
 
@@ -146,7 +143,6 @@ def repair(
     error: np.ndarray,
     anchor_grey: np.ndarray,
     grey: np.ndarray,
-    grid: np.ndarray,
     radius: int,
     accept: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -161,8 +157,8 @@ def repair(
     background finds no neighbour that fits (the anchor shows the object there) and stays invalid.
     Returns the updated (displacement, valid, error).
     """
-    need = (valid < 0.5) | (error > accept)
-    if radius <= 0 or not need.any():
+    need = cv2.bitwise_or(cv2.compare(valid, 0.5, cv2.CMP_LT), cv2.compare(error, accept, cv2.CMP_GT))
+    if radius <= 0 or not cv2.countNonZero(need):
         return displacement, valid, error
     best_error = np.where(valid >= 0.5, error, np.float32(np.inf)).astype(np.float32)
     best_displacement = displacement.copy()
@@ -174,10 +170,14 @@ def repair(
     for dx, dy in _DIRECTIONS:
         ys, xs = pad + dy * radius, pad + dx * radius
         candidate = np.ascontiguousarray(padded_d[ys : ys + height, xs : xs + width])
-        candidate_valid = padded_v[ys : ys + height, xs : xs + width]
-        candidate_error = mismatch(anchor_grey, grey, grid, candidate)
-        better = need & (candidate_valid >= 0.5) & (candidate_error < np.minimum(best_error, accept))
-        best_error = np.where(better, candidate_error, best_error)
-        best_displacement[better] = candidate[better]
-        best_valid = np.where(better, candidate_valid, best_valid)
+        candidate_valid = np.ascontiguousarray(padded_v[ys : ys + height, xs : xs + width])
+        candidate_error = mismatch(anchor_grey, grey, candidate)
+        # Masks and masked copies in OpenCV (uint8 masks, in place): numpy's boolean indexing of the
+        # two-channel field costs several times more.
+        better = cv2.bitwise_and(need, cv2.compare(candidate_valid, 0.5, cv2.CMP_GE))
+        limit = cv2.min(best_error, accept)
+        better = cv2.bitwise_and(better, cv2.compare(candidate_error, limit, cv2.CMP_LT))
+        cv2.copyTo(candidate_error, better, best_error)
+        cv2.copyTo(candidate, better, best_displacement)
+        cv2.copyTo(candidate_valid, better, best_valid)
     return best_displacement, best_valid, np.where(np.isfinite(best_error), best_error, error)
