@@ -133,8 +133,9 @@ def _v5(conn: sqlite3.Connection) -> None:
     """For builds of millions:
 
     - items by kind in id order: a step pages through its pending items in id order
-      (``work_queue.pending_page``), which keeps its inserts local in every index (the index on kind
-      alone is a prefix of this one);
+      (``work_queue.pending_page``), which keeps its inserts local in every index. The index on kind
+      alone stays: it walks a kind in the order items were added (``items.iterate``), which this one
+      could only give by sorting the whole kind for every page;
     - change counters (``changes``), and the counters at which a step last had nothing pending
       (``step_marks``), so a no-op re-run checks a step without scanning its items.
     """
@@ -142,7 +143,6 @@ def _v5(conn: sqlite3.Connection) -> None:
         conn,
         """
         CREATE INDEX items_kind_id ON items(kind, id);
-        DROP INDEX items_kind;
         CREATE TABLE changes (
             what TEXT PRIMARY KEY,
             n    INTEGER NOT NULL

@@ -20,7 +20,9 @@ _SKIPPED = "SELECT path, reason FROM skipped_inputs"
 _TURNED_DOWN = (
     "SELECT coalesce(nullif(i.source, ''), r.item_id), r.stage, r.status, "
     "coalesce(CASE r.status WHEN 'rejected' THEN r.reason ELSE r.error END, ''), r.item_id, i.kind "
-    "FROM results AS r JOIN items AS i ON i.id = r.item_id "
+    # CROSS JOIN keeps the step's few rejected and failed rows as the outer loop: otherwise SQLite may walk
+    # every input item of the kinds (their kind index) and seek each one's result.
+    "FROM results AS r CROSS JOIN items AS i ON i.id = r.item_id "
     "WHERE r.stage = ? AND r.config_hash = ? AND r.status IN ('rejected', 'failed') "
     f"AND i.kind IN ({', '.join('?' * len(INPUT_KINDS))}) AND {IS_LATEST}"
 )
