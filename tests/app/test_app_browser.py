@@ -29,6 +29,8 @@ if not CHROMIUM.is_file():
 
 pytestmark = [
     pytest.mark.usefixtures("one_torch_thread"),
+    # One page, driven test after test (an upload clears what the edit left): one worker, in file order.
+    pytest.mark.xdist_group("browser"),
     # Gradio's own queue code calls pandas options pandas 3 deprecates; nothing of ours.
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning", "ignore:The copy keyword:Warning"),
 ]
