@@ -99,7 +99,8 @@ class Runner:
         query = PendingQuery(stage.name, digest, stage.consumes, after, self.max_attempts)
         # A step marked as having nothing pending, with nothing it depends on written since, is not counted:
         # a no-op re-run of a build of millions then checks each step in a few lookups.
-        total = 0 if self.dataset.nothing_pending_since_mark(query) else self.dataset.count_pending(query)
+        marked = self.dataset.nothing_pending_since_mark(query)
+        total = 0 if marked else self.dataset.count_pending(query)
         self.progress.start(stage.name, total)
         stopped = None
         recorder = None
@@ -114,7 +115,7 @@ class Runner:
                 stopped = str(exc)
             finally:
                 recorder.flush()
-        if stopped is None and (recorder is None or not recorder.failed):
+        if not marked and stopped is None and (recorder is None or not recorder.failed):
             self.dataset.mark_nothing_pending(query)  # every pending item reached a final result
         self.progress.finish(stage.name)
         funnel = self.dataset.funnel(stage.name, digest)
