@@ -150,5 +150,5 @@ def test_a_version_three_dataset_is_migrated_and_indexed(
     hashed.clear()
     assert _run(tmp_path, inputs)[0].known == 7 and hashed == []
     conn = sqlite3.connect(root / DB_NAME)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     assert conn.execute("SELECT count(*) FROM ingest_index").fetchone()[0] == 6

@@ -18,7 +18,8 @@ def test_the_walk_yields_what_a_sorted_rglob_yields_and_reports_broken_links(tmp
     os.symlink(root / "a.mp4", root / "linked_file.mp4")
     os.symlink(root / "gone.mp4", root / "broken.mp4")
     report = IngestReport()
-    found = list(_files([root], report))
+    files = list(_files([root], report))
+    found = [Path(file.path) for file in files]
     expected = [
         path
         for path in sorted(root.rglob("*"))
@@ -28,5 +29,17 @@ def test_the_walk_yields_what_a_sorted_rglob_yields_and_reports_broken_links(tmp
     ]
     assert found == expected
     assert root / "b/.seen/z.mp4" in found and root / "linked_file.mp4" in found
+    assert [file.absolute for file in files] == [os.path.abspath(path) for path in found]
     assert list(report.skipped) == [str(root / "broken.mp4")]
     assert report.skipped[str(root / "broken.mp4")].startswith("broken symlink")
+
+
+def test_a_relative_root_is_reported_as_given_and_indexed_by_its_absolute_path(
+    tmp_path: Path, monkeypatch
+) -> None:
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    (tmp_path / "in" / "sub" / "a.mp4").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    files = list(_files([Path("in/sub/..")], IngestReport()))
+    assert [file.path for file in files] == ["in/sub/../sub/a.mp4"]
+    assert [file.absolute for file in files] == [str(tmp_path / "in" / "sub" / "a.mp4")]

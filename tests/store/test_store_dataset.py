@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import multiprocessing
 import os
@@ -105,9 +106,41 @@ def test_version_one_database_is_migrated(tmp_path: Path) -> None:
         ds.record_skipped_input("/in/bad.mp4", "cannot read")  # the table v3 added
         assert [p.path for p in ds.input_problems()] == ["/in/bad.mp4"]
     conn = sqlite3.connect(tmp_path / DB_NAME)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"items_kind", "items_kind_id"} <= indexes  # v5: a kind's items in id order too
+    # v6: the tables lost their json_valid checks (edited in place), nothing else, and the file is sound
+    tables = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE name IN ('items', 'results')"))
+    assert "json_valid" not in tables["items"] + tables["results"]
+    assert "CHECK (status IN ('done', 'rejected', 'failed'))" in tables["results"]
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+def test_version_five_database_keeps_its_rows_and_takes_results_after_migrating(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+    conn.execute("BEGIN")
+    for migration in MIGRATIONS[:5]:
+        migration(conn)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 5")
+    conn.execute("INSERT INTO items (id, kind, meta, created_at) VALUES ('old', 'clip', '{\"a\": 1}', 0)")
+    conn.execute(
+        "INSERT INTO results (stage, item_id, config_hash, status, output, attempts, updated_at) "
+        "VALUES ('split', 'old', 'h', 'done', '{\"n\": 2}', 1, 0)"
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    with Dataset.open(tmp_path, create=False) as ds:
+        assert ds.get_item("old").meta == {"a": 1}
+        assert [r.output for r in ds.results("split", "h")] == [{"n": 2}]
+        ds.add_item("new", "clip", parent="old", meta={"b": [1.5e-07, 2**70]})
+        ds.record_result("split", "new", "h", "done", output={"n": 3})
+        assert ds.get_item("new").meta == {"b": [1.5e-07, 2**70]}
+        with pytest.raises(StoreError, match="not storable as JSON"):  # what the checks were for
+            ds.record_result("split", "new", "h", "done", output={"x": float("nan")})
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 6
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
 
 
 def test_newer_schema_is_refused_naming_both_versions(tmp_path: Path) -> None:
@@ -282,6 +315,36 @@ def test_add_item_checks_references(ds: Dataset) -> None:
     with pytest.raises(StoreError, match="not storable as JSON"):
         ds.add_item("c", "clip", meta={"score": float("nan")})
     assert ds.get_item("c") is None
+
+
+@pytest.mark.parametrize(
+    "bad", [float("nan"), [float("inf")], {"when": datetime.date(2026, 1, 1)}, {"x": object()}]
+)
+def test_what_json_refuses_is_refused_whichever_writer_would_take_it(ds: Dataset, bad: object) -> None:
+    # orjson writes NaN as null and dates as strings; the store refuses them as json does
+    with pytest.raises(StoreError, match="not storable as JSON"):
+        ds.add_item("c", "clip", meta={"v": bad})
+
+
+def test_stored_json_reads_back_equal_however_it_is_written(ds: Dataset) -> None:
+    meta = {"tiny": 1e-05, "huge": 1.5e300, "big": 2**70, "none": None, "text": "é null", "t": (1, 2)}
+    ds.add_item("c", "clip", meta=meta)
+    assert ds.get_item("c").meta == {**meta, "t": [1, 2]}
+    ds.add_item("d", "clip", meta={"scores": {3: 0.5}})  # keys as json writes them
+    assert ds.get_item("d").meta == {"scores": {"3": 0.5}}
+
+
+def test_an_item_stored_in_the_old_spelling_is_the_same_item(tmp_path: Path) -> None:
+    with Dataset.open(tmp_path) as ds:
+        ds.add_item("old", "clip", meta={"x": 1e-05})
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.execute("""UPDATE items SET meta = '{"x":1e-05}' WHERE id = 'old'""")  # as json.dumps wrote it
+    conn.commit()
+    conn.close()
+    with Dataset.open(tmp_path) as ds:
+        assert ds.add_item("old", "clip", meta={"x": 1e-05}).meta == {"x": 1e-05}  # re-adding is a no-op
+        with pytest.raises(StoreError, match="different meta"):
+            ds.add_item("old", "clip", meta={"x": 2e-05})
 
 
 def test_iter_items_pages_and_filters(ds: Dataset) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from insvie.store import Dataset, NewItem
 from insvie.store.ingest_index import IndexedFile
@@ -79,7 +79,16 @@ def _unusable_link(path: Path) -> str | None:
     return None
 
 
-def _files(inputs: list[Path], report: IngestReport) -> Iterator[Path]:
+class _File(NamedTuple):
+    """A candidate file: its path as the inputs name it (what reports show) and its absolute path (the
+    ingest index's key). Strings, not ``Path`` objects: a re-run walks a million of them, and making a
+    ``Path`` cost more than everything else ingest does for an unchanged file."""
+
+    path: str
+    absolute: str
+
+
+def _files(inputs: list[Path], report: IngestReport) -> Iterator[_File]:
     """Every candidate file under ``inputs``, lazily, in sorted path order; links that lead nowhere are
     reported, not silently dropped. Linked folders are not entered, and names starting with a dot are
     left out (the folders they hold are still searched)."""
@@ -88,24 +97,23 @@ def _files(inputs: list[Path], report: IngestReport) -> Iterator[Path]:
         if broken:
             report.skipped[str(root)] = broken
         elif root.is_file():
-            yield root
+            yield _File(str(root), os.path.abspath(root))
         elif root.is_dir():
-            for entry in _walk(str(root)):
+            for entry, absolute in _walk(str(root), os.path.abspath(root)):
                 if entry.name.startswith("."):
                     continue
-                path = Path(entry.path)
-                broken = _unusable_link(path) if entry.is_symlink() else None
+                broken = _unusable_link(Path(entry.path)) if entry.is_symlink() else None
                 if broken:
                     report.skipped[entry.path] = broken
                 elif entry.is_file():
-                    yield path
+                    yield _File(entry.path, absolute)
         else:
             report.skipped[str(root)] = "no such file or folder"
 
 
-def _walk(folder: str) -> Iterator[os.DirEntry]:
-    """The entries under ``folder`` in the order of their sorted paths (``Path`` compares part by part),
-    without following linked folders.
+def _walk(folder: str, absolute: str) -> Iterator[tuple[os.DirEntry, str]]:
+    """The entries under ``folder`` (whose absolute path is ``absolute``) with their absolute paths, in
+    the order of their sorted paths (``Path`` compares part by part), without following linked folders.
 
     ``os.scandir`` knows each entry's type from the directory listing, so a million unchanged inputs
     cost no stat here (the fingerprint's stat is the only one), and nothing is held but one folder's
@@ -117,10 +125,11 @@ def _walk(folder: str) -> Iterator[os.DirEntry]:
     except OSError:
         return  # an unreadable folder is searched no further, as Path.rglob does
     entries.sort(key=lambda entry: entry.name)  # paths sort part by part: a folder's names, then inside each
+    prefix = absolute.rstrip(os.sep) + os.sep
     for entry in entries:
-        yield entry
+        yield entry, prefix + entry.name
         if entry.is_dir(follow_symlinks=False):
-            yield from _walk(entry.path)
+            yield from _walk(entry.path, prefix + entry.name)
 
 
 @dataclass(frozen=True)
@@ -147,18 +156,19 @@ class _Fingerprints:
         self._hashed: list[IndexedFile] = []
         self._settled_before = time.time_ns() - _SETTLE_NS
 
-    def prefetch(self, paths: Iterable[Path]) -> None:
-        """Read the index rows of a page of files in one query, before :meth:`of` asks for each."""
-        self._indexed = self._dataset.indexed_inputs([os.path.abspath(path) for path in paths])
+    def prefetch(self, keys: list[str]) -> None:
+        """Read the index rows of a page of files (absolute paths) in one query, before :meth:`of` asks
+        for each."""
+        self._indexed = self._dataset.indexed_inputs(keys)
 
-    def of(self, path: Path) -> str:
-        """The file's fingerprint; raises OSError if it is needed and the file cannot be read."""
-        key = os.path.abspath(path)
-        stat = os.stat(path)
+    def of(self, key: str) -> str:
+        """The fingerprint of the file at ``key`` (an absolute path); raises OSError if it is needed and
+        the file cannot be read."""
+        stat = os.stat(key)
         indexed = self._indexed.get(key)
         if indexed is not None and indexed.matches(stat):
             return indexed.fingerprint
-        digest = fingerprint(path)
+        digest = fingerprint(Path(key))
         if max(stat.st_mtime_ns, stat.st_ctime_ns) < self._settled_before:
             self._indexed[key] = IndexedFile.of(key, stat, digest)
             self._hashed.append(self._indexed[key])
@@ -176,8 +186,9 @@ def _pages(values: Iterable[_T]) -> Iterator[list[_T]]:
         yield page
 
 
-def _file_item(item_id: str, kind: str, path: Path) -> NewItem:
-    return NewItem(item_id, kind, source=str(path.resolve()), meta={"name": path.name})
+def _file_item(item_id: str, kind: str, path: str) -> NewItem:
+    resolved = Path(path).resolve()
+    return NewItem(item_id, kind, source=str(resolved), meta={"name": os.path.basename(path)})
 
 
 def ingest(dataset: Dataset, inputs: list[Path], pairs: list[Path] | None = None) -> IngestReport:
@@ -190,23 +201,23 @@ def ingest(dataset: Dataset, inputs: list[Path], pairs: list[Path] | None = None
     with dataset.transaction():
         hashes = _Fingerprints(dataset)
         for page in _pages(_files([Path(p) for p in inputs], report)):
-            hashes.prefetch(page)
+            hashes.prefetch([file.absolute for file in page])
             candidates: list[_Candidate] = []
             taken: list[str] = []
-            for path in page:
-                ext = path.suffix.lower()
+            for path, absolute in page:
+                ext = os.path.splitext(path)[1].lower()
                 kind = "video" if ext in VIDEO_EXTS else "image" if ext in IMAGE_EXTS else None
                 if kind is None:
-                    report.skipped[str(path)] = f"not a video or image extension ({ext or 'none'})"
+                    report.skipped[path] = f"not a video or image extension ({ext or 'none'})"
                     continue
                 try:
-                    digest = hashes.of(path)
+                    digest = hashes.of(absolute)
                 except OSError as exc:
-                    report.skipped[str(path)] = f"cannot read ({exc.strerror or exc})"
+                    report.skipped[path] = f"cannot read ({exc.strerror or exc})"
                     continue
                 item_id = f"{kind}-{digest[:24]}"
                 candidates.append(_Candidate(item_id, kind, partial(_file_item, item_id, kind, path)))
-                taken.append(str(path))
+                taken.append(path)
             _add(dataset, report, candidates)
             hashes.save()
             dataset.clear_skipped_inputs(taken)
@@ -248,11 +259,11 @@ def _ingest_pairs(dataset: Dataset, listing: Path, report: IngestReport, hashes:
     numbered = [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
     for page in _pages(numbered):
         pairs = [pair for number, line in page if (pair := _pair(listing, number, line, report))]
-        hashes.prefetch(path for _, paths, _, _ in pairs for path in paths)
+        hashes.prefetch([str(path) for _, paths, _, _ in pairs for path in paths])
         candidates: list[_Candidate] = []
         for where, paths, instruction, category in pairs:
             digest = hashlib.sha256(
-                "\x00".join([hashes.of(paths[0]), hashes.of(paths[1]), instruction]).encode()
+                "\x00".join([hashes.of(str(paths[0])), hashes.of(str(paths[1])), instruction]).encode()
             ).hexdigest()
             meta = {
                 "source_image": str(paths[0]),

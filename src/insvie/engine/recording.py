@@ -59,7 +59,9 @@ def _record(ds: Dataset, stage: str, config_hash: str, outcomes: list[Outcome]) 
     with ds.transaction():
         stored = dict(zip(files, ds.adopt_many(files), strict=True))
         for outcome in outcomes:
-            output = {**outcome.output, **{key: stored[path] for key, path in outcome.files.items()}}
+            output = outcome.output
+            if outcome.files:
+                output = {**output, **{key: stored[path] for key, path in outcome.files.items()}}
             results.append(
                 NewResult(outcome.item_id, outcome.status, output or None, outcome.reason, outcome.error)
             )

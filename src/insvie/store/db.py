@@ -157,8 +157,42 @@ def _v5(conn: sqlite3.Connection) -> None:
     )
 
 
+# The JSON checks v6 removes, in the table definitions v1 wrote.
+_JSON_CHECKS = {
+    "items": " CHECK (json_valid(meta))",
+    "results": " CHECK (output IS NULL OR json_valid(output))",
+}
+
+
+def _v6(conn: sqlite3.Connection) -> None:
+    """Without the ``json_valid`` checks on item meta and result outputs.
+
+    SQLite parsed every stored value again to check it: a third of the cost of recording a result,
+    the largest single part of the driver's cost per item. The store writes these columns only through
+    ``records.to_json``, which refuses what is not JSON (NaN included) before SQLite sees it.
+
+    Removing a CHECK does not change how rows are stored, so this is SQLite's documented in-place edit
+    of the table's definition (https://www.sqlite.org/lang_altertable.html, "removing CHECK ...
+    constraints"), O(1) at any size, instead of copying every row into a new table.
+    """
+    version = conn.execute("PRAGMA schema_version").fetchone()[0]
+    conn.execute("PRAGMA writable_schema = ON")
+    try:
+        for table, check in _JSON_CHECKS.items():
+            (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+            if sql[0].count(check) != 1:
+                raise StoreError(f"unexpected definition of table {table}, cannot migrate: {sql[0]}")
+            conn.execute(
+                "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?",
+                (sql[0].replace(check, ""), table),
+            )
+        conn.execute(f"PRAGMA schema_version = {version + 1}")
+    finally:
+        conn.execute("PRAGMA writable_schema = OFF")
+
+
 # MIGRATIONS[n - 1] brings a database from version n - 1 to n; append, never edit a released one.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4, _v5)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4, _v5, _v6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
