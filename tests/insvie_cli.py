@@ -38,3 +38,26 @@ def _run(
         timeout=timeout,
         env=env,
     )
+
+
+def invoke_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``insvie ARGS`` in this process (typer's runner on the app ``python -m insvie`` runs), in this
+    process's environment (offline) plus ``env``, returned as :func:`run_cli` returns a fresh process's
+    run: the same code from argv on, without an interpreter's start and imports.
+
+    An exception that escapes the command is put in ``stderr`` as the traceback a process would print
+    (exit status 1), so checks for a clean, one-line error see it.
+    """
+    import traceback
+
+    from typer.testing import CliRunner
+
+    from insvie.cli.main import app
+
+    result = CliRunner().invoke(app, list(args), env={"HF_HUB_OFFLINE": "1", **(env or {})})
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(
+        ["insvie", *args], result.exit_code, stdout=result.stdout, stderr=stderr
+    )

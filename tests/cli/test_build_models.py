@@ -316,23 +316,21 @@ def respond_any(request: dict) -> dict:
     return respond(request)
 
 
-def test_paper_recipe_runs_end_to_end_on_tiny_models(tmp_path: Path, shared_media: Path):
+def test_paper_recipe_runs_end_to_end_on_tiny_models(tiny: Path, tmp_path: Path, shared_media: Path):
+    """tiny.yaml (the session's `insvie tiny-models`, which names no endpoint) built with the endpoint
+    given by $OPENAI_BASE_URL; test_tiny_models_cli checks the --base-url way of naming it."""
     pytest.importorskip("diffusers")
     media = tmp_path / "media"
     media.mkdir()
     shutil.copy(shared_media / "cat_grass.mp4", media)
     shutil.copy(shared_media / "camping.png", media)
-    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "OPENAI_API_KEY": SECRET}
     with FakeOpenAIServer(respond_any) as server:
-        tiny = tmp_path / "tiny"
-        made = subprocess.run(
-            [sys.executable, "-m", "insvie", "tiny-models", str(tiny), "--base-url", server.base_url],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env=env,
-        )
-        assert made.returncode == 0, made.stderr
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HF_HUB_OFFLINE": "1",
+            "OPENAI_API_KEY": SECRET,
+            "OPENAI_BASE_URL": server.base_url,
+        }
         out = tmp_path / "ds"
         result = subprocess.run(
             [

@@ -30,13 +30,13 @@ def _chats(config_path: Path) -> dict[str, dict]:
     return {step: data[step]["chat"] for step in ("instruct", "judge")}
 
 
-def test_without_base_url_the_environment_names_the_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_without_base_url_the_environment_names_the_endpoint(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     from insvie.stages.chat_model import make_chat
     from insvie.stages.config import load_config
 
-    dest = tmp_path / "tiny"
-    made = run_cli("tiny-models", str(dest))
-    assert made.returncode == 0, made.stderr
+    dest = tiny  # `run_cli("tiny-models", DEST)` without --base-url, made once per test process (conftest)
     for step, chat in _chats(dest / "tiny.yaml").items():
         assert "base_url" not in chat, step
         assert chat["model"] == "tiny-smoke"

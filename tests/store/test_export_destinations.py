@@ -1,8 +1,10 @@
 """Export destinations: ``--dest`` is a folder, one manifest location, clear errors, swapped-in exports.
 
 The dataset is made by hand with real files in a real dataset folder (exports copy media, they never
-decode it), and every export runs through the real ``insvie export`` command in a subprocess, so the
-exit codes and the absence of tracebacks are what a user sees.
+decode it), and every export runs through the real ``insvie export`` command: in a subprocess where the
+test is about what a user sees (a written export, a one-line error with its exit code and no traceback,
+another live process's temporaries), otherwise in this process (``invoke_cli``: the same command from
+argv on, with an escaping exception shown as its traceback in ``stderr``, as a process would print it).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from insvie_cli import invoke_cli
 from insvie_cli import run_cli_inheriting as run_cli
 
 import insvie.store.fsio as fsio
@@ -114,14 +117,14 @@ def test_parquet_into_an_existing_folder_writes_inside_it_and_keeps_its_other_fi
     dest = tmp_path / "shared"
     dest.mkdir()
     (dest / "notes.txt").write_text("mine")
-    result = run_cli("export", str(out), "-f", "parquet", "--dest", str(dest))
+    result = invoke_cli("export", str(out), "-f", "parquet", "--dest", str(dest))
     assert result.returncode == 0, result.stderr  # was IsADirectoryError with a traceback
     assert sorted(p.name for p in dest.iterdir()) == ["failures.parquet", "manifest.parquet", "notes.txt"]
     assert (dest / "notes.txt").read_text() == "mine"
 
 
 def test_default_parquet_export_writes_the_one_manifest_build_writes(out: Path) -> None:
-    result = run_cli("export", str(out))
+    result = invoke_cli("export", str(out))
     assert result.returncode == 0, result.stderr
     exports = out / "exports"
     assert (exports / "manifest.parquet").is_file() and (exports / "failures.parquet").is_file()
@@ -133,15 +136,15 @@ def test_default_parquet_export_removes_the_manifest_older_versions_wrote_beside
     legacy = out / "exports" / "parquet"
     legacy.mkdir(parents=True)
     pq.write_table(pa.table({"id": ["t0"]}), legacy / "manifest.parquet")  # as 0.x wrote it
-    result = run_cli("export", str(out), "-f", "parquet")
+    result = invoke_cli("export", str(out), "-f", "parquet")
     assert result.returncode == 0, result.stderr
     assert not legacy.exists()
     assert sorted(p.name for p in (out / "exports").rglob("manifest*.parquet")) == ["manifest.parquet"]
 
 
 def test_default_triplet_exports_go_to_a_folder_per_format(out: Path) -> None:
-    assert run_cli("export", str(out), "-f", "webdataset").returncode == 0
-    assert run_cli("export", str(out), "-f", "insvie-csv").returncode == 0
+    assert invoke_cli("export", str(out), "-f", "webdataset").returncode == 0
+    assert invoke_cli("export", str(out), "-f", "insvie-csv").returncode == 0
     assert sorted(p.name for p in (out / "exports" / "webdataset").iterdir()) == ["shard-000000.tar"]
     assert sorted(p.name for p in (out / "exports" / "insvie-csv").iterdir()) == [
         "edited",
@@ -169,7 +172,7 @@ def test_a_destination_that_cannot_be_created_is_a_one_line_error(
     blocker = tmp_path / "plain-file"
     blocker.write_text("not a folder")
     dest = blocker / "export"
-    result = run_cli("export", str(out), "-f", fmt, "--dest", str(dest))
+    result = invoke_cli("export", str(out), "-f", fmt, "--dest", str(dest))
     assert_one_line_error(result, str(dest), "cannot create")
 
 
@@ -178,7 +181,7 @@ def test_a_destination_that_cannot_be_created_is_a_one_line_error(
 def test_a_destination_inside_the_datasets_own_folders_is_refused(fmt: str, inside: str, out: Path) -> None:
     before = snapshot(out / "media")
     dest = out / inside / "export"
-    result = run_cli("export", str(out), "-f", fmt, "--dest", str(dest))
+    result = invoke_cli("export", str(out), "-f", fmt, "--dest", str(dest))
     assert_one_line_error(result, str(dest), f"inside the dataset's {inside}/")
     assert not dest.exists()
     assert snapshot(out / "media") == before
@@ -189,13 +192,13 @@ def test_a_destination_inside_the_datasets_own_folders_is_refused(fmt: str, insi
 def test_a_folder_export_never_replaces_a_folder_that_is_not_an_export_of_its_format(
     fmt: str, which: str, out: Path, tmp_path: Path
 ) -> None:
-    assert run_cli("export", str(out), "-f", "parquet").returncode == 0
+    assert invoke_cli("export", str(out), "-f", "parquet").returncode == 0
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("years of work")
     dest = {"dataset": out, "exports": out / "exports", "foreign": foreign}[which]
     before = snapshot(dest)
-    result = run_cli("export", str(out), "-f", fmt, "--dest", str(dest))
+    result = invoke_cli("export", str(out), "-f", fmt, "--dest", str(dest))
     assert_one_line_error(result, str(dest))
     assert snapshot(dest) == before
 
@@ -205,7 +208,7 @@ def test_a_parquet_folder_whose_manifest_name_is_a_folder_is_a_one_line_error(
 ) -> None:
     dest = tmp_path / "odd"
     (dest / "manifest.parquet").mkdir(parents=True)
-    result = run_cli("export", str(out), "-f", "parquet", "--dest", str(dest))
+    result = invoke_cli("export", str(out), "-f", "parquet", "--dest", str(dest))
     assert_one_line_error(result, str(dest / "manifest.parquet"), "not a file")
 
 
@@ -220,12 +223,12 @@ def test_the_library_refuses_a_parquet_file_name_as_destination(out: Path, tmp_p
 
 
 def _reject_and_reexport(out: Path, fmt: str, dest: Path, fresh: Path) -> None:
-    assert run_cli("export", str(out), "-f", fmt, "--dest", str(dest)).returncode == 0
+    assert invoke_cli("export", str(out), "-f", fmt, "--dest", str(dest)).returncode == 0
     with Dataset.open(out, create=False) as ds:
         ds.set_review("t1", "reject", reason="instruction ignored")
-    again = run_cli("export", str(out), "-f", fmt, "--dest", str(dest))
+    again = invoke_cli("export", str(out), "-f", fmt, "--dest", str(dest))
     assert again.returncode == 0, again.stderr
-    assert run_cli("export", str(out), "-f", fmt, "--dest", str(fresh)).returncode == 0
+    assert invoke_cli("export", str(out), "-f", fmt, "--dest", str(fresh)).returncode == 0
 
 
 def test_insvie_csv_reexport_after_a_review_rejection_leaves_no_file_of_the_rejected_triplet(
@@ -283,7 +286,7 @@ def test_the_leftovers_of_a_killed_export_are_swept_by_the_next(out: Path, tmp_p
     dead = tmp_path / ".csv.tmp-99999999-0123456789abcdef"
     (dead / "source").mkdir(parents=True)
     (dead / "source" / "half.mp4").write_bytes(b"half")
-    assert run_cli("export", str(out), "-f", "insvie-csv", "--dest", str(tmp_path / "csv")).returncode == 0
+    assert invoke_cli("export", str(out), "-f", "insvie-csv", "--dest", str(tmp_path / "csv")).returncode == 0
     assert not dead.exists()
 
 
@@ -292,7 +295,7 @@ def test_the_leftovers_of_a_killed_export_are_swept_by_the_next(out: Path, tmp_p
 
 def test_failures_table_groups_by_reason_in_duckdb(out: Path, tmp_path: Path) -> None:
     dest = tmp_path / "m"
-    assert run_cli("export", str(out), "--dest", str(dest)).returncode == 0
+    assert invoke_cli("export", str(out), "--dest", str(dest)).returncode == 0
     path = dest / "failures.parquet"
     rows = duckdb.sql(
         f"SELECT stage, item_id, kind, error_type, attempts FROM read_parquet('{path}') "
@@ -345,12 +348,12 @@ def test_a_media_file_gone_missing_is_a_one_line_error_and_the_previous_export_s
     out: Path, tmp_path: Path
 ) -> None:
     dest = tmp_path / "csv"
-    assert run_cli("export", str(out), "-f", "insvie-csv", "--dest", str(dest)).returncode == 0
+    assert invoke_cli("export", str(out), "-f", "insvie-csv", "--dest", str(dest)).returncode == 0
     before = snapshot(dest)
     with Dataset.open(out, create=False) as ds:
         missing = ds.resolve(ds.get_item("t2").media)
     missing.unlink()
-    result = run_cli("export", str(out), "-f", "insvie-csv", "--dest", str(dest))
+    result = invoke_cli("export", str(out), "-f", "insvie-csv", "--dest", str(dest))
     assert_one_line_error(result, str(missing), "cannot write the export")
     assert snapshot(dest) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["csv", "ds"]
@@ -400,7 +403,7 @@ def test_a_legacy_parquet_folder_holding_other_files_is_left_alone(out: Path) ->
     legacy.mkdir(parents=True)
     pq.write_table(pa.table({"id": ["t0"]}), legacy / "manifest.parquet")
     (legacy / "analysis.ipynb").write_text("{}")
-    assert run_cli("export", str(out)).returncode == 0
+    assert invoke_cli("export", str(out)).returncode == 0
     assert sorted(p.name for p in legacy.iterdir()) == ["analysis.ipynb", "manifest.parquet"]
 
 

@@ -147,18 +147,56 @@ def test_fsdp2_full_finetune_saves_the_gathered_weights(tiny_model, script, tmp_
     assert (checkpoint / "pytorch_model_fsdp_0").is_dir()  # sharded, one file per process
 
 
-def test_fsdp2_lora_resume_equals_uninterrupted(tiny_model, script, tmp_path):
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    _launch(script, "fsdp2", tiny_model, straight, "lora")
-    _launch(script, "fsdp2", tiny_model, resumed, "lora", stop_after=1)
-    assert not (resumed / "final").exists()
-    _launch(script, "fsdp2", tiny_model, resumed, "lora")
-    assert _validated(straight) and _validated(resumed)  # sharded forward passes, on every process
+# FSDP2 + LoRA, run straight through and run stopped after step 1 then resumed: one launch per fixture
+# (mostly three processes' imports; the training itself takes seconds), shared by the tests below. Those
+# run on one xdist worker, so that each launch happens once, and no one test pays for all three.
+@pytest.fixture(scope="module")
+def fsdp2_lora_straight(tiny_model, script, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("fsdp2_lora") / "straight"
+    _launch(script, "fsdp2", tiny_model, out, "lora")
+    return out
+
+
+@pytest.fixture(scope="module")
+def fsdp2_lora_stopped(tiny_model, script, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("fsdp2_lora") / "resumed"
+    _launch(script, "fsdp2", tiny_model, out, "lora", stop_after=1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def fsdp2_lora_resumed(tiny_model, script, fsdp2_lora_stopped) -> Path:
+    _launch(script, "fsdp2", tiny_model, fsdp2_lora_stopped, "lora")
+    return fsdp2_lora_stopped
+
+
+@pytest.mark.xdist_group("fsdp2_lora")
+def test_fsdp2_lora_validates_and_merges_the_lora(tiny_model, fsdp2_lora_straight):
+    assert _validated(fsdp2_lora_straight)  # sharded forward passes, on every process
+    a = _transformer(fsdp2_lora_straight / "final")
+    start = _transformer(tiny_model).state_dict()
+    assert any(not torch.equal(start[k], v) for k, v in a.state_dict().items())  # LoRA merged in
+
+
+@pytest.mark.xdist_group("fsdp2_lora")
+def test_fsdp2_lora_run_stops_after_the_step_asked(fsdp2_lora_stopped):
+    # before the resumed run below (the tests of a module run in order) picks it up
+    assert not (fsdp2_lora_stopped / "final").exists()
+    assert [r["step"] for r in read_log(fsdp2_lora_stopped)] == [1.0]
+
+
+@pytest.mark.xdist_group("fsdp2_lora")
+def test_fsdp2_lora_stopped_run_resumes_to_the_end(fsdp2_lora_resumed):
+    assert _validated(fsdp2_lora_resumed)
+    assert [r["step"] for r in read_log(fsdp2_lora_resumed)] == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.xdist_group("fsdp2_lora")
+def test_fsdp2_lora_resume_equals_uninterrupted(fsdp2_lora_straight, fsdp2_lora_resumed):
+    straight, resumed = fsdp2_lora_straight, fsdp2_lora_resumed
     assert _digests(resumed) == _digests(straight)
     losses = [[r["loss"] for r in read_log(out)] for out in (straight, resumed)]
     assert losses[1] == pytest.approx(losses[0], abs=1e-6)
     a, b = _transformer(straight / "final"), _transformer(resumed / "final")
     for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert torch.allclose(x, y, atol=1e-6), name
-    start = _transformer(tiny_model).state_dict()
-    assert any(not torch.equal(start[k], v) for k, v in a.state_dict().items())  # LoRA merged in
