@@ -27,12 +27,15 @@ with torch's CPU threads; the ingest of input files and the final export are not
 
 Two runs of the same recipe, in separate datasets: ``looped`` edits one item per batch
 (``edit.batch_size: 1``) with the ``pipeline`` sampler (one diffusers call per guidance setting), what
-the edit step did before batching; ``batched`` uses the defaults (``batch_size`` 8, the ``sweep``
-sampler: one denoising loop for every candidate of a batch, ``max_batch`` auto). Everything else is
-equal (the judge steps take ``judge.chat.concurrency`` items per batch in both). Per step the ratio
-batched / looped of seconds per item is printed (< 1: batching saves). ``--repeat`` runs the pair that
-many times, interleaved and alternating which goes first, and keeps each step's fastest time: the
-machine is shared, and the slower runs measure the neighbours. ``--quick`` is a smoke run of this
+the edit step did before batching, and propagates one clip per batch (``propagate.i2v.batch_size: 1``:
+each clip's windows alone through the SVD UNet); ``batched`` uses the defaults (edit: ``batch_size`` 8,
+the ``sweep`` sampler: one denoising loop for every candidate of a batch, ``max_batch`` auto; propagate:
+``i2v.batch_size`` 4, the windows of a batch's clips stacked in shared inversion and sampling loops,
+``i2v.max_batch`` auto). Everything else is equal (the judge steps take ``judge.chat.concurrency`` items
+per batch in both; the recipe's animate step films its images along camera paths, no model). Per step
+the ratio batched / looped of seconds per item is printed (< 1: batching saves). ``--repeat`` runs the
+pair that many times, interleaved and alternating which goes first, and keeps each step's fastest time:
+the machine is shared, and the slower runs measure the neighbours. ``--quick`` is a smoke run of this
 script, not of the recipe: one clip, no image, one round, 5-frame clips and one denoising step.
 
 The models are tiny (random widths of a few channels): their absolute seconds, and the CPU-days, say
@@ -89,10 +92,13 @@ CLIPS = ("cat_grass.mp4", "horse_gallop.mp4", "car_dirt_road.mp4")
 IMAGE = "camping.png"
 TRIPLETS = 1_000_000
 DAY = 86_400.0
-# The edit step's settings that differ between the two runs; the rest of the recipe is shared.
+# The edit and propagate steps' settings that differ between the two runs; the rest of the recipe is shared.
 VARIANTS: dict[str, dict[str, Any]] = {
-    "looped": {"batch_size": 1, "sampler": "pipeline"},
-    "batched": {"batch_size": 8, "sampler": "sweep", "max_batch": "auto"},
+    "looped": {"edit": {"batch_size": 1, "sampler": "pipeline"}, "propagate": {"i2v": {"batch_size": 1}}},
+    "batched": {
+        "edit": {"batch_size": 8, "sampler": "sweep", "max_batch": "auto"},
+        "propagate": {"i2v": {"batch_size": 4, "max_batch": "auto"}},
+    },
 }
 # The tiny models run on the CPU even where a GPU is present, so the first table means the same everywhere.
 ON_CPU: dict[str, Any] = {
@@ -232,7 +238,7 @@ def measure_cpu(
         order = list(VARIANTS) if round_ % 2 == 0 else list(reversed(VARIANTS))
         for variant in order:
             print(f"  round {round_ + 1}/{repeat}: {variant} ...", flush=True)
-            config = recipe(models, base_url, merged(changes, {"edit": VARIANTS[variant]}))
+            config = recipe(models, base_url, merged(changes, VARIANTS[variant]))
             run = run_recipe(config, inputs, work / f"{variant}-{round_}")
             first = first or run
             if (first.items, first.triplets) != (run.items, run.triplets):
@@ -343,7 +349,7 @@ def real_size_rows(config: BuildConfig, sweep: int, repeat: int) -> list[dict[st
     from insvie.editor.transformer import COGVIDEOX_2B_CONFIG, EDITOR_IN_CHANNELS
 
     device, dtype = torch.device("cuda"), torch.float16
-    batch = VARIANTS["batched"]["batch_size"]
+    batch = VARIANTS["batched"]["edit"]["batch_size"]
 
     def randn(*shape: int) -> torch.Tensor:
         return torch.randn(*shape, device=device, dtype=dtype)

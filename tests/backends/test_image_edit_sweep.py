@@ -188,8 +188,9 @@ def test_max_batch_auto_caps_loops_off_cuda_and_bad_values_are_refused(
     from insvie.backends.image_edit import diffusers_base
 
     auto = editor("instruct_pix2pix", max_batch="auto")
-    assert auto._loop_size((64, 96)) == diffusers_base.AUTO_CANDIDATES and not auto._probes((64, 96))
-    monkeypatch.setattr(diffusers_base, "AUTO_CANDIDATES", 2)  # three candidates: loops of 2 and 1
+    assert auto.loops._loop_size((64, 96)) == diffusers_base.AUTO_CANDIDATES
+    assert not auto.loops._probes((64, 96))
+    monkeypatch.setattr(auto.loops, "off_cuda", 2)  # three candidates: loops of 2 and 1
     requests = _requests()
     _assert_close(auto.edit_batch(requests), editor("instruct_pix2pix").edit_batch(requests))
     for bad in (0, "big", 1.5):

@@ -26,9 +26,15 @@ def test_the_steps_embed_the_backend_settings() -> None:
 
     backend = list(I2VSettings.model_fields)
     assert issubclass(I2VConfig, I2VSettings)
-    assert list(I2VConfig.model_fields) == [*backend, "gpus", "max_drift", "max_structure_drift"]
+    assert list(I2VConfig.model_fields) == [
+        *backend,
+        "gpus",
+        "batch_size",
+        "max_drift",
+        "max_structure_drift",
+    ]
     config = PropagateConfig(backend="svd", i2v={"model": "m", "device": "cpu", "gpus": 1})
-    decided = [f for f in backend if f not in ("device", "cpu_offload")]
+    decided = [f for f in backend if f not in ("device", "cpu_offload", "max_batch")]
     assert list(config.decision_dump()["i2v"]) == [*decided, "max_drift", "max_structure_drift"]
     with pytest.raises(ValueError, match="seed"):
         PropagateConfig(backend="svd", i2v={"model": "m", "seed": 1})

@@ -5,7 +5,9 @@ differs only by the edit. ``i2v`` gives the pair real motion: an image-to-video 
 source image and the edited image is carried through that video
 (:mod:`insvie.backends.propagation.i2v.animate`); torch and diffusers are imported only when it runs.
 Either way the drawn camera path decides first whether the pair is held still: the static share stays
-a still shot whichever animator moves the rest.
+a still shot whichever animator moves the rest. ``run_batch`` takes many pairs: the image-to-video
+animator animates and propagates the moving ones of a batch together, the model seeing many windows per
+call (its settings' ``max_batch`` caps them).
 
 Everything that differs between them lives in their :class:`Animator`, so a caller picks one from
 config and never compares names.
@@ -13,7 +15,7 @@ config and never compares names.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +54,9 @@ class AnimatedPair:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+Pair = tuple[np.ndarray, np.ndarray, AnimationInputs]  # (source image, edited image, its inputs)
+
+
 def _camera(source: np.ndarray, edited: np.ndarray, inputs: AnimationInputs) -> AnimatedPair:
     src, edt, params = animate_pair(
         source, edited, num_frames=inputs.num_frames, keep_in_view="changed", **inputs.path
@@ -59,34 +64,71 @@ def _camera(source: np.ndarray, edited: np.ndarray, inputs: AnimationInputs) -> 
     return AnimatedPair(src, edt, params)
 
 
-def _image_to_video(source: np.ndarray, edited: np.ndarray, inputs: AnimationInputs) -> AnimatedPair:
-    if inputs.path["path"] == "static":
-        return _camera(source, edited, inputs)
-    from insvie.backends.propagation import summarize
-    from insvie.backends.propagation.i2v import I2VPropagator, load_model
-    from insvie.backends.propagation.i2v.animate import animate_pair as animate_i2v
+def _camera_batch(pairs: Sequence[Pair]) -> list[AnimatedPair]:
+    return [_camera(*pair) for pair in pairs]
 
-    if inputs.i2v is None:
-        raise ValueError("i2v animation needs image-to-video settings (I2VSettings(model=...))")
-    backend, settings = inputs.i2v_backend, inputs.i2v.seeded(inputs.seed)
-    propagator = I2VPropagator(load_model(backend, settings), settings)
-    src, edt, diagnostics = animate_i2v(propagator, source, edited, inputs.num_frames)
-    drift = summarize(backend, diagnostics)["window_drift"]
-    return AnimatedPair(src, edt, {"path": f"i2v:{backend}"}, {"propagation_drift": drift})
+
+def _image_to_video(source: np.ndarray, edited: np.ndarray, inputs: AnimationInputs) -> AnimatedPair:
+    return _image_to_video_batch([(source, edited, inputs)])[0]
+
+
+def _image_to_video_batch(pairs: Sequence[Pair]) -> list[AnimatedPair]:
+    """Static pairs through the camera; the moving ones batched, those sharing a model, settings and
+    length in one group (:func:`_animate_group`)."""
+    results: dict[int, AnimatedPair] = {}
+    groups: dict[tuple[str, I2VSettings, int], list[int]] = {}
+    for index, (source, edited, inputs) in enumerate(pairs):
+        if inputs.path["path"] == "static":
+            results[index] = _camera(source, edited, inputs)
+        elif inputs.i2v is None:
+            raise ValueError("i2v animation needs image-to-video settings (I2VSettings(model=...))")
+        else:
+            groups.setdefault((inputs.i2v_backend, inputs.i2v, inputs.num_frames), []).append(index)
+    for (backend, settings, num_frames), members in groups.items():
+        made = _animate_group(backend, settings, num_frames, [pairs[i] for i in members])
+        results.update(zip(members, made, strict=True))
+    return [results[i] for i in range(len(pairs))]
+
+
+def _animate_group(
+    backend: str, settings: I2VSettings, num_frames: int, pairs: list[Pair]
+) -> list[AnimatedPair]:
+    """Moving pairs of one model, settings and length, their sources animated and their edits carried
+    in shared loops, each with its own seed."""
+    from insvie.backends.propagation import summarize
+    from insvie.backends.propagation.i2v import load_propagator
+    from insvie.backends.propagation.i2v.animate import animate_pairs
+
+    made = animate_pairs(
+        load_propagator(backend, settings),
+        [(src, edt, inputs.seed) for src, edt, inputs in pairs],
+        num_frames,
+    )
+    return [
+        AnimatedPair(
+            src,
+            edt,
+            {"path": f"i2v:{backend}"},
+            {"propagation_drift": summarize(backend, diag)["window_drift"]},
+        )
+        for src, edt, diag in made
+    ]
 
 
 @dataclass(frozen=True)
 class Animator:
-    """One animator: ``run(source, edited, inputs)``; ``image_to_video`` marks the one that loads a model
-    (``I2VSettings``, a GPU actor)."""
+    """One animator: ``run(source, edited, inputs)``, or ``run_batch`` over many ``(source, edited,
+    inputs)`` (the image-to-video one batches its model's work); ``image_to_video`` marks the one that
+    loads a model (``I2VSettings``, a GPU actor)."""
 
     run: Callable[[np.ndarray, np.ndarray, AnimationInputs], AnimatedPair]
+    run_batch: Callable[[Sequence[Pair]], list[AnimatedPair]]
     image_to_video: bool = False
 
 
 _ANIMATORS: dict[str, Animator] = {
-    "camera": Animator(_camera),
-    "i2v": Animator(_image_to_video, image_to_video=True),
+    "camera": Animator(_camera, _camera_batch),
+    "i2v": Animator(_image_to_video, _image_to_video_batch, image_to_video=True),
 }
 
 

@@ -6,7 +6,9 @@ on screen. A configured share is held still: the static subset of the InsViE dat
 
 With ``motion: i2v`` the moving pairs get real motion instead: an image-to-video model animates the
 source image and the edited image is propagated through that video (``backends/propagation/i2v``,
-settings under ``i2v`` as for the propagate step); the static share stays static.
+settings under ``i2v`` as for the propagate step); the static share stays static. Then a worker takes
+``i2v.batch_size`` items at a time and the model animates and propagates them together (operational:
+a pair's videos do not depend on its batch).
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import numpy as np
 from PIL import Image
 from pydantic import Field, model_validator
 
-from insvie.backends.animation import AnimationInputs, get_animator
+from insvie.backends.animation import AnimatedPair, AnimationInputs, get_animator
 from insvie.backends.camera import list_paths, random_path
 from insvie.engine import Child, Input, Outcome, Resources, Stage, StageConfig, StageContext, Task
+from insvie.engine.work import outcome_for_error
 from insvie.media import read_image, write_video
 from insvie.stages.frames import chosen_edit
 from insvie.stages.propagate import I2VConfig, triplet_meta
@@ -82,6 +85,11 @@ class Animate(Stage):
     config_class = AnimateConfig
     config: AnimateConfig
 
+    def __init__(self, config: AnimateConfig | None = None) -> None:
+        super().__init__(config)
+        if get_animator(self.config.motion).image_to_video:
+            self.batch_size = self.config.i2v.batch_size
+
     def reads(self) -> tuple[Input, ...]:
         return (Input(self.choice_steps),)
 
@@ -96,7 +104,23 @@ class Animate(Stage):
             raise ValueError(f"unknown camera paths {unknown}; known: {list_paths()}")
 
     def process(self, batch: list[Task]) -> list[Outcome]:
-        return [self._animate(task) for task in batch]
+        """The animator takes the whole batch (``run_batch``: the image-to-video model animates and
+        propagates its moving pairs together). An item whose images cannot be read, or whose videos
+        cannot be written, gets its own outcome and the others go on."""
+        outcomes: dict[int, Outcome] = {}
+        ready: dict[int, tuple[np.ndarray, np.ndarray, AnimationInputs]] = {}
+        for index, task in enumerate(batch):
+            try:
+                ready[index] = (*self._images(task), self._inputs(task))
+            except Exception as exc:
+                outcomes[index] = outcome_for_error(task, exc)
+        pairs = get_animator(self.config.motion).run_batch(list(ready.values()))
+        for (index, (_, _, inputs)), pair in zip(ready.items(), pairs, strict=True):
+            try:
+                outcomes[index] = self._record(batch[index], inputs, pair)
+            except Exception as exc:
+                outcomes[index] = outcome_for_error(batch[index], exc)
+        return [outcomes[i] for i in range(len(batch))]
 
     def _images(self, task: Task) -> tuple[np.ndarray, np.ndarray]:
         if task.kind == "pair":
@@ -111,17 +135,20 @@ class Animate(Stage):
             edited = cv2.resize(edited, source.shape[1::-1], interpolation=cv2.INTER_AREA)
         return source, edited
 
-    def _animate(self, task: Task) -> Outcome:
+    def _inputs(self, task: Task) -> AnimationInputs:
+        """The item's camera path (drawn from its seed) and what an image-to-video animator needs."""
         cfg = self.config
-        source, edited = self._images(task)
         rng = np.random.default_rng(task.seed("animate"))
         path = random_path(
             rng, static_share=cfg.static_fraction, paths=list(cfg.paths) if cfg.paths else None
         )
-        inputs = AnimationInputs(
+        return AnimationInputs(
             path, cfg.num_frames, cfg.i2v_backend, cfg.i2v, seed=task.seed("animate_i2v") % (2**31)
         )
-        pair = get_animator(cfg.motion).run(source, edited, inputs)
+
+    def _record(self, task: Task, inputs: AnimationInputs, pair: AnimatedPair) -> Outcome:
+        """Write the pair's videos and make its triplet."""
+        cfg = self.config
         src_file, edt_file = self.ctx.new_file(".mp4"), self.ctx.new_file(".mp4")
         write_video(src_file, pair.source, cfg.fps, crf=cfg.crf)
         write_video(edt_file, pair.edited, cfg.fps, crf=cfg.crf)
@@ -131,7 +158,7 @@ class Animate(Stage):
             None,
             branch="pair" if task.kind == "pair" else "image",
             variant=0,
-            static=path["path"] == "static",
+            static=inputs.path["path"] == "static",
             camera=camera,
             **pair.meta,
         )

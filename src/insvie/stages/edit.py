@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 from pydantic import Field, field_validator, model_validator
 
+from insvie.backends.batching import MaxBatchSetting
 from insvie.backends.image_edit import GuidanceSetting, ImageEditRequest, candidate_records, default_sweep
 from insvie.backends.procedural import get_operator
 from insvie.engine import Input, Need, Outcome, Resources, Stage, StageConfig, StageContext, Task
@@ -58,14 +59,7 @@ class EditConfig(StageConfig):
             json_schema_extra=OPERATIONAL,
         ),
     ] = 8
-    max_batch: Annotated[
-        int | Literal["auto"] | None,
-        Field(
-            description="diffusers editors: most candidates in one denoising loop; 'auto': as many as the "
-            "device's free memory holds (no cap on the CPU); null: no cap.",
-            json_schema_extra=OPERATIONAL,
-        ),
-    ] = "auto"
+    max_batch: MaxBatchSetting = "auto"  # diffusers editors
     sampler: Annotated[
         Literal["sweep", "pipeline"],
         Field(

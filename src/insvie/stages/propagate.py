@@ -5,22 +5,32 @@ procedural operator to every frame, exact for the pointwise ones; ``svd`` and ``
 way: an image-to-video model inverts the clip and regenerates it from the edited frame
 (``backends/propagation/i2v``, settings under ``i2v``). Their per-window colour and structure drift
 is kept in the result and the triplet's meta (``propagation_drift``), and ``i2v.max_drift`` /
-``i2v.max_structure_drift`` reject a drifting clip.
+``i2v.max_structure_drift`` reject a drifting clip. They take ``i2v.batch_size`` items per batch and
+regenerate them together, windows of several clips in one denoising loop (``i2v.max_batch``); both
+are operational, a clip's result does not depend on its batch.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from PIL import Image
 from pydantic import Field, model_validator
 
-from insvie.backends.propagation import PropagationInputs, is_image_to_video, propagation_backend
+from insvie.backends.propagation import (
+    Propagation,
+    PropagationInputs,
+    is_image_to_video,
+    propagation_backend,
+)
 from insvie.backends.propagation.flow_warp import FlowWarpConfig
 from insvie.backends.propagation.i2v.settings import I2VSettings
 from insvie.backends.propagation.i2v.windows import drifted
 from insvie.engine import Child, Input, Need, Outcome, Resources, Stage, StageConfig, StageContext, Task
+from insvie.engine.work import outcome_for_error
 from insvie.media import read_frames, write_video
 from insvie.settings import OPERATIONAL
 from insvie.stages.frames import chosen_edit, parent_clip_file, request_source
@@ -33,6 +43,15 @@ class I2VConfig(I2VSettings):
     gpus: Annotated[
         float, Field(ge=0, description="GPUs per worker on Ray.", json_schema_extra=OPERATIONAL)
     ] = 0.0
+    batch_size: Annotated[
+        int,
+        Field(
+            ge=1,
+            description="Items a worker takes together, their windows in shared denoising loops "
+            "(max_batch caps one loop).",
+            json_schema_extra=OPERATIONAL,
+        ),
+    ] = 4
     max_drift: Annotated[
         float | None,
         Field(gt=0, description="Reject when a window's colour drift (Lab levels) exceeds this."),
@@ -103,6 +122,18 @@ def triplet_meta(task: Task, source_media: str | None, **extra: object) -> dict:
     }
 
 
+@dataclass(frozen=True, eq=False)
+class _Read:
+    """What one item brings to a propagation: its clip file, the decoded clip, the chosen edited frame
+    (None for a backend that re-makes the edit) and where that frame came from."""
+
+    clip: Path
+    source: np.ndarray
+    edited_frame: np.ndarray | None
+    frame_path: str
+    choice: dict[str, Any]
+
+
 def _revision(config: I2VSettings) -> str | None:
     """The commit the weights came from when it is known offline (provenance of the edited video)."""
     from insvie.backends.hub import resolve_revision
@@ -123,6 +154,11 @@ class Propagate(Stage):
     config_class = PropagateConfig
     config: PropagateConfig
 
+    def __init__(self, config: PropagateConfig | None = None) -> None:
+        super().__init__(config)
+        if is_image_to_video(self.config.backend):
+            self.batch_size = self.config.i2v.batch_size
+
     def describe(self) -> dict:
         return {**super().describe(), "choice_steps": list(self.choice_steps)}
 
@@ -142,7 +178,42 @@ class Propagate(Stage):
         self.ctx = ctx
 
     def process(self, batch: list[Task]) -> list[Outcome]:
-        return [self._propagate(task) for task in batch]
+        """``flow_warp`` and ``framewise`` item by item; an image-to-video model takes the whole batch
+        (:meth:`_propagate_together`)."""
+        if not propagation_backend(self.config.backend).image_to_video:
+            return [self._propagate(task) for task in batch]
+        return self._propagate_together(batch)
+
+    def _propagate_together(self, batch: list[Task]) -> list[Outcome]:
+        """The batch's clips regenerated together
+        (:meth:`~insvie.backends.propagation.i2v.I2VPropagator.propagate_batch`), so the GPU sees many
+        windows per call. An item that cannot be read or checked, or whose result cannot be written, gets
+        its own outcome and the others go on."""
+        from insvie.backends.propagation.i2v import check_pair, load_propagator
+
+        outcomes: dict[int, Outcome] = {}
+        ready: dict[int, _Read] = {}
+        for index, task in enumerate(batch):
+            try:
+                read = self._read(task, reads_edited_frame=True)
+                check_pair(read.source, read.edited_frame)
+            except Exception as exc:
+                outcomes[index] = outcome_for_error(task, exc)
+            else:
+                ready[index] = read
+        made = load_propagator(self.config.backend, self.config.i2v).propagate_batch(
+            [(read.source, read.edited_frame, self._seed(batch[i])) for i, read in ready.items()]
+        )
+        for (index, read), (video, diagnostics) in zip(ready.items(), made, strict=True):
+            try:
+                outcomes[index] = self._record(batch[index], read, Propagation(video, diagnostics))
+            except Exception as exc:
+                outcomes[index] = outcome_for_error(batch[index], exc)
+        return [outcomes[i] for i in range(len(batch))]
+
+    @staticmethod
+    def _seed(task: Task) -> int:
+        return task.seed("propagate") % (2**31)
 
     def _inputs(self, task: Task, choice: dict[str, Any]) -> PropagationInputs:
         """Everything this item offers a propagator; the backend takes its part."""
@@ -150,27 +221,36 @@ class Propagate(Stage):
         return PropagationInputs(
             flow_warp=cfg.flow_warp(),
             i2v=cfg.i2v,
-            seed=task.seed("propagate") % (2**31),
+            seed=self._seed(task),
             operator=task.meta.get("operator"),
             strength=choice.get("strength"),
             edit_seed=task.seed("edit") % (2**31),
         )
 
-    def _propagate(self, task: Task) -> Outcome:
-        cfg = self.config
-        backend = propagation_backend(cfg.backend)
+    def _read(self, task: Task, reads_edited_frame: bool) -> _Read:
+        """The item's source clip (decoded) and, when the backend reads it, its chosen edited frame."""
         frame_path, choice = chosen_edit(task, self.choice_steps)
         clip = parent_clip_file(task, self.ctx)
         if clip is None:
             raise ValueError(f"{task.item_id}: its clip has no stored file (did clip_store run before?)")
-        source = read_frames(clip)
         edited_frame = (
             np.asarray(Image.open(self.ctx.resolve(frame_path)).convert("RGB"))
-            if backend.reads_edited_frame
+            if reads_edited_frame
             else None
         )
-        output: dict = {"backend": cfg.backend, "edited_frame": frame_path}
-        result = backend.propagate(source, edited_frame, self._inputs(task, choice))
+        return _Read(clip, read_frames(clip), edited_frame, frame_path, choice)
+
+    def _propagate(self, task: Task) -> Outcome:
+        backend = propagation_backend(self.config.backend)
+        read = self._read(task, backend.reads_edited_frame)
+        result = backend.propagate(read.source, read.edited_frame, self._inputs(task, read.choice))
+        return self._record(task, read, result)
+
+    def _record(self, task: Task, read: _Read, result: Propagation) -> Outcome:
+        """The triplet of one propagation (written), or its rejection when an image-to-video model drifted."""
+        cfg = self.config
+        backend = propagation_backend(cfg.backend)
+        output: dict = {"backend": cfg.backend, "edited_frame": read.frame_path}
         output.update(backend.summarize(result.diagnostics))
         if backend.image_to_video:
             output["model_revision"] = _revision(cfg.i2v)
@@ -180,12 +260,12 @@ class Propagate(Stage):
         write_video(file, result.video, task.parent_meta.get("fps", 8.0), crf=cfg.crf)
         meta = triplet_meta(
             task,
-            self.ctx.relpath(clip),
+            self.ctx.relpath(read.clip),
             branch="video",
             variant=0,
             span=[task.parent_meta.get("start_time"), task.parent_meta.get("end_time")],
-            strength=choice.get("strength"),
-            settings=choice.get("settings"),
+            strength=read.choice.get("strength"),
+            settings=read.choice.get("settings"),
             propagation=cfg.backend,
             **({"propagation_drift": output["window_drift"]} if "window_drift" in output else {}),
         )

@@ -10,10 +10,11 @@ sampler. Everything that makes results reproducible lives here, once:
 - two samplers make the candidates. ``sweep`` (the default) runs one denoising loop over every candidate
   of every request of an :meth:`DiffusersEditor.edit_batch` call that shares a working size and step
   count, guidance given per candidate (see :mod:`insvie.backends.image_edit.sweep`), chunked by
-  ``max_batch``. ``pipeline`` calls the diffusers pipeline, which takes guidance as one scalar per call:
-  repeats of a setting run as one batched call (chunked by ``max_batch``), distinct settings one call
-  each, request by request. Both give the same candidates within float tolerance; ``pipeline`` is the
-  reference the sweep is tested and benchmarked against;
+  ``max_batch`` (the rule of :mod:`insvie.backends.batching`). ``pipeline`` calls the diffusers pipeline,
+  which takes guidance as one scalar per call: repeats of a setting run as one batched call (chunked by an
+  integer ``max_batch``), distinct settings one call each, request by request. Both give the same
+  candidates within float tolerance; ``pipeline`` is the reference the sweep is tested and benchmarked
+  against;
 - the image is resized to the model's grid (multiples of 8 or 16, at the working area) and every
   output is resized back to the input's size.
 """
@@ -23,11 +24,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from insvie.backends.batching import Loops, MaxBatch, check_max_batch
 from insvie.backends.devices import resolve_device
 from insvie.backends.hub import cannot_load, resolve_revision
 from insvie.backends.image_edit.loading import check_image, resolve_dtype, to_uint8, torch_dtype, working_size
@@ -41,7 +44,6 @@ log = logging.getLogger(__name__)
 
 AUTO_CANDIDATES = 12  # max_batch "auto" off CUDA: two items' default sweeps per loop
 
-_T = TypeVar("_T")
 Resolution = int | Literal["auto", "input"]
 Sampler = Literal["sweep", "pipeline"]
 SAMPLERS: tuple[str, ...] = ("sweep", "pipeline")
@@ -66,12 +68,6 @@ def _dtype_keyword() -> str:
     return "dtype" if hasattr(deprecation_utils, "_resolve_dtype") else "torch_dtype"
 
 
-def _chunks(items: list[_T], size: int | None) -> list[list[_T]]:
-    if size is None or size >= len(items):
-        return [items]
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
 class DiffusersEditor:
     """Base of the diffusers-backed editors; subclasses set the class attributes, :meth:`_inputs` where
     their pipeline takes other arguments, and :meth:`_sweep`."""
@@ -93,7 +89,7 @@ class DiffusersEditor:
         attention_slicing: bool = False,
         vae_tiling: bool = False,
         resolution: Resolution = "auto",
-        max_batch: int | Literal["auto"] | None = None,
+        max_batch: MaxBatch = None,
         sampler: Sampler = "sweep",
     ) -> None:
         """Check the options and resolve device and dtype now, so a bad config fails before any work;
@@ -103,9 +99,9 @@ class DiffusersEditor:
         kept); ``"input"`` works at the input's own area, ``"auto"`` at the backend's default.
         ``max_batch`` caps the candidates of one denoising loop (None: no cap); the denoiser sees up to
         three times as many rows (InstructPix2Pix's guidance branches), twice for Qwen-Image-Edit's.
-        ``"auto"`` sizes the loops from the device's memory: on CUDA the first candidate at each working
-        size runs alone and its peak memory, measured, divides the free memory (with a margin); elsewhere
-        :data:`AUTO_CANDIDATES` (two items' default sweeps).
+        ``"auto"`` sizes the loops from the device's memory (:mod:`insvie.backends.batching`): on CUDA the
+        first candidate at each working size runs alone and its peak memory, measured, divides the free
+        memory (with a margin); elsewhere :data:`AUTO_CANDIDATES` (two items' default sweeps).
         ``sampler``: ``"sweep"`` runs the candidates of a batch in one loop with per-candidate guidance,
         ``"pipeline"`` calls the diffusers pipeline once per setting (see the module docstring).
         """
@@ -120,11 +116,10 @@ class DiffusersEditor:
                 f"image editor {self.name!r}: resolution must be 'auto', 'input' or an integer >= "
                 f"{self.multiple}, got {resolution!r}"
             )
-        if max_batch not in ("auto", None) and (not isinstance(max_batch, int) or max_batch < 1):
-            raise ConfigError(
-                f"image editor {self.name!r}: max_batch must be 'auto', an integer >= 1 or None, "
-                f"got {max_batch!r}"
-            )
+        try:
+            check_max_batch(max_batch)
+        except ValueError as exc:
+            raise ConfigError(f"image editor {self.name!r}: {exc}") from exc
         if sampler not in SAMPLERS:
             raise ConfigError(
                 f"image editor {self.name!r}: sampler must be one of {list(SAMPLERS)}, got {sampler!r}"
@@ -139,7 +134,9 @@ class DiffusersEditor:
         self.vae_tiling = vae_tiling
         self.resolution: Resolution = self.default_resolution if resolution == "auto" else resolution
         self.max_batch = max_batch
-        self._fits: dict[tuple[int, int], int] = {}  # "auto" on CUDA: candidates per loop, by working size
+        self.loops = Loops(
+            max_batch, self.device, off_cuda=AUTO_CANDIDATES, unit="candidates", report=self._fitted
+        )
         self.sampler: Sampler = sampler
         self.notes: list[str] = []
         self.pipe: Any = None
@@ -324,95 +321,83 @@ class DiffusersEditor:
         if not prepared:
             return []
         self.load()
-        outputs: list[list[np.ndarray | None]] = [[None] * len(p.settings) for p in prepared]
         if self.sampler == "pipeline":
-            self._edit_by_pipeline(prepared, outputs)
-        else:
-            self._edit_by_sweep(prepared, outputs)
-        return [[out for out in row if out is not None] for row in outputs]
+            return self._edit_by_pipeline(prepared)
+        return self._edit_by_sweep(prepared)
 
-    def _edit_by_pipeline(self, prepared: list[_Prepared], outputs: list[list[np.ndarray | None]]) -> None:
-        """One pipeline call per distinct setting of each request (repeats batched), request by request."""
+    def _edit_by_pipeline(self, prepared: list[_Prepared]) -> list[list[np.ndarray]]:
+        """Request by request, one pipeline call per distinct setting, its repeats batched: chunked by an
+        integer ``max_batch``, uncapped under ``"auto"`` (which sizes the sweep's loops, not these calls)."""
+        calls = Loops(None if self.max_batch == "auto" else self.max_batch, self.device, unit="candidates")
+        return [
+            calls.run(
+                list(range(len(request.settings))), request.settings.__getitem__, partial(self._call, request)
+            )
+            for request in prepared
+        ]
+
+    def _call(self, request: _Prepared, indices: list[int]) -> list[np.ndarray]:
+        """One pipeline call for the candidates ``indices`` of ``request``, which share a setting."""
         import torch
 
-        for number, request in enumerate(prepared):
-            groups: dict[GuidanceSetting, list[int]] = {}
-            for index, setting in enumerate(request.settings):
-                groups.setdefault(setting, []).append(index)
-            for setting, indices in groups.items():
-                for chunk in _chunks(indices, None if self.max_batch == "auto" else self.max_batch):
-                    generators = [torch.Generator("cpu").manual_seed(request.seeds[i]) for i in chunk]
-                    raw = self._run(request.source, request.instruction, setting, generators, request.size)
-                    self._store(raw, [(number, i) for i in chunk], prepared, outputs)
+        generators = [torch.Generator("cpu").manual_seed(request.seeds[i]) for i in indices]
+        setting = request.settings[indices[0]]
+        raw = self._run(request.source, request.instruction, setting, generators, request.size)
+        return self._checked(raw, [(request, i) for i in indices])
 
-    def _edit_by_sweep(self, prepared: list[_Prepared], outputs: list[list[np.ndarray | None]]) -> None:
-        """One loop per (working size, steps) group of candidates, in chunks of ``max_batch``."""
+    def _edit_by_sweep(self, prepared: list[_Prepared]) -> list[list[np.ndarray]]:
+        """One loop per (working size, steps) group of candidates, in chunks of ``max_batch``; ``"auto"``
+        measures once per working size, since the step count takes no memory."""
+        candidates = [
+            (number, index)
+            for number, request in enumerate(prepared)
+            for index in range(len(request.settings))
+        ]
+        made = iter(
+            self.loops.run(
+                candidates,
+                lambda c: (prepared[c[0]].size, prepared[c[0]].settings[c[1]].steps),
+                partial(self._sweep_loop, prepared),
+                sized_by=lambda c: prepared[c[0]].size,
+                after=self.pipe.maybe_free_model_hooks,  # what the pipeline does after a call (offloading)
+            )
+        )
+        return [[next(made) for _ in request.settings] for request in prepared]
+
+    def _sweep_loop(self, prepared: list[_Prepared], chunk: list[tuple[int, int]]) -> list[np.ndarray]:
+        """One denoising loop over the candidates ``chunk`` (request number, setting index) of one working
+        size and step count."""
         import torch
 
-        groups: dict[tuple[tuple[int, int], int], list[tuple[int, int]]] = {}
-        for number, request in enumerate(prepared):
-            for index, setting in enumerate(request.settings):
-                groups.setdefault((request.size, setting.steps), []).append((number, index))
-        for (size, _), members in groups.items():
-            start = 0
-            while start < len(members):
-                probe = self._probes(size)
-                chunk = members[start : start + (1 if probe else self._loop_size(size) or len(members))]
-                start += len(chunk)
-                position = {number: k for k, number in enumerate(dict.fromkeys(n for n, _ in chunk))}
-                sweep = SweepChunk(
-                    images=[prepared[n].source for n in position],
-                    instructions=[prepared[n].instruction for n in position],
-                    owners=[position[n] for n, _ in chunk],
-                    settings=[prepared[n].settings[i] for n, i in chunk],
-                    generators=[torch.Generator("cpu").manual_seed(prepared[n].seeds[i]) for n, i in chunk],
-                    size=size,
-                )
-                if probe:
-                    torch.cuda.reset_peak_memory_stats(self.device)
-                    before = torch.cuda.memory_allocated(self.device)
-                with torch.no_grad():
-                    raw = self._sweep(sweep)
-                if probe:
-                    self._fit(size, torch.cuda.max_memory_allocated(self.device) - before)
-                self.pipe.maybe_free_model_hooks()  # what the pipeline does after a call (offloading)
-                self._store(raw, chunk, prepared, outputs)
+        position = {number: k for k, number in enumerate(dict.fromkeys(n for n, _ in chunk))}
+        sweep = SweepChunk(
+            images=[prepared[n].source for n in position],
+            instructions=[prepared[n].instruction for n in position],
+            owners=[position[n] for n, _ in chunk],
+            settings=[prepared[n].settings[i] for n, i in chunk],
+            generators=[torch.Generator("cpu").manual_seed(prepared[n].seeds[i]) for n, i in chunk],
+            size=prepared[chunk[0][0]].size,
+        )
+        with torch.no_grad():
+            raw = self._sweep(sweep)
+        return self._checked(raw, [(prepared[n], i) for n, i in chunk])
 
-    def _probes(self, size: tuple[int, int]) -> bool:
-        """Whether the next loop at ``size`` measures what one candidate takes ("auto" on CUDA, once)."""
-        return self.max_batch == "auto" and self.device.startswith("cuda") and size not in self._fits
+    def _fitted(self, size: tuple[int, int], count: int) -> None:
+        """Record what ``max_batch: auto`` measured at a working size (provenance, :meth:`describe`)."""
+        self._note(f"max_batch auto: {count} candidates per loop at {size[1]}x{size[0]}")
 
-    def _loop_size(self, size: tuple[int, int]) -> int | None:
-        """The most candidates of one loop at ``size`` (None: no cap)."""
-        if self.max_batch != "auto":
-            return self.max_batch
-        return self._fits.get(size, AUTO_CANDIDATES)
-
-    def _fit(self, size: tuple[int, int], peak: int) -> None:
-        """Size the loops at ``size`` from one candidate's measured peak: what the free memory holds, with
-        a fifth kept back for the allocator's fragmentation and the VAE decode of the whole loop."""
-        import torch
-
-        free, _ = torch.cuda.mem_get_info(self.device)
-        self._fits[size] = max(1, int(0.8 * free / max(peak, 1)))
-        self._note(f"max_batch auto: {self._fits[size]} candidates per loop at {size[1]}x{size[0]}")
-
-    def _store(
-        self,
-        raw: np.ndarray,
-        targets: list[tuple[int, int]],
-        prepared: list[_Prepared],
-        outputs: list[list[np.ndarray | None]],
-    ) -> None:
-        """Check one loop's or call's images and put each, as uint8 at its input's size, in its slot."""
+    def _checked(self, raw: np.ndarray, candidates: list[tuple[_Prepared, int]]) -> list[np.ndarray]:
+        """One loop's or call's images, checked, each as uint8 at its request's input size."""
         raw = np.asarray(raw)
-        if len(raw) != len(targets):
-            raise RuntimeError(f"{self.pipeline_class} returned {len(raw)} images for {len(targets)}")
+        if len(raw) != len(candidates):
+            raise RuntimeError(f"{self.pipeline_class} returned {len(raw)} images for {len(candidates)}")
         if not np.isfinite(raw).all():
-            settings = sorted({prepared[n].settings[i] for n, i in targets}, key=str)
+            settings = sorted({request.settings[i] for request, i in candidates}, key=str)
             raise RuntimeError(
                 f"{self.pipeline_class} produced NaN/inf pixels for {', '.join(map(str, settings))} "
                 "(half-precision overflow, or a schedule that cannot run this few steps)"
             )
-        for (number, index), out in zip(targets, to_uint8(raw), strict=True):
-            outputs[number][index] = np.ascontiguousarray(resize(out, prepared[number].input_size))
+        return [
+            np.ascontiguousarray(resize(out, request.input_size))
+            for (request, _), out in zip(candidates, to_uint8(raw), strict=True)
+        ]

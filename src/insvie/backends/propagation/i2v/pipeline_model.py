@@ -8,6 +8,7 @@ differs (the pipeline class, the denoising network, the noise levels, conditioni
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -47,9 +48,12 @@ class PipelineModel(ABC):
     def network(self) -> Any:
         """The denoising network (SVD's UNet, Wan's transformer), whose dtype the model computes in."""
 
-    @property
+    @functools.cached_property
     def device(self) -> Any:
-        """Where the pipeline computes (the GPU also when its modules are offloaded to the CPU)."""
+        """Where the pipeline computes (the GPU also when its modules are offloaded to the CPU).
+
+        Asked once: diffusers finds it by walking every module's hooks (~30 ms on the tiny SVD, a fifth
+        of a window's time when asked per call), and a placed pipeline does not move."""
         return self.pipe._execution_device
 
     @property

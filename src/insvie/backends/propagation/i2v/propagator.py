@@ -2,39 +2,33 @@
 
 Per window: encode the source frames, invert them under the source's first frame, regenerate under
 the edited first frame from the inverted latents with source features injected (:mod:`.sampler`),
-decode. Frames are resized to the working size and the result back to the source's size. Every
-output frame gets diagnostics the refilter and reports can read: its window, whether it conditioned a
-window, and the colour and structure drift of the edit (:mod:`.windows`).
+decode. Frames are resized to the working size and the result back to the source's size; each output
+frame gets diagnostics (:mod:`.clips`).
+
+Several clips go together (:meth:`I2VPropagator.propagate_batch`, :meth:`~I2VPropagator.animate_batch`):
+the next windows of all of them that share a shape (working size, frames made) are stacked on the batch
+axis of one inversion + sampling loop, at most ``settings.max_batch`` at once (the rule of
+:mod:`insvie.backends.batching`), so the denoiser sees many windows per call instead of one. Nothing a
+window computes mixes samples: each clip conditions on its own frames with its own seed (SVD's noise
+augmentation, animation's initial noise, each drawn from the clip's own generator), so a clip's result
+does not depend on which clips share its loops, up to the float rounding of batched kernels. One clip
+alone is a batch of one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-import cv2
 import numpy as np
 
-from insvie.backends.procedural.operator import check_video
+from insvie.backends.batching import Loops
+from insvie.backends.propagation.i2v.clips import ClipWalk, Window, resize_frames
 from insvie.backends.propagation.i2v.pipeline_model import PipelineModel
 from insvie.backends.propagation.i2v.sampler import invert, sample, steps_injected
-from insvie.backends.propagation.i2v.settings import I2VSettings
-from insvie.backends.propagation.i2v.windows import (
-    colour_drift,
-    colour_shift,
-    edge_correlation,
-    plan_windows,
-    structure_drift,
-)
-
-
-def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Frames (T, H, W, 3) at (height, width); area filter down, cubic up."""
-    if frames.shape[1:3] == (height, width):
-        return frames
-    shrink = height * width < frames.shape[1] * frames.shape[2]
-    interpolation = cv2.INTER_AREA if shrink else cv2.INTER_CUBIC
-    return np.stack([cv2.resize(f, (width, height), interpolation=interpolation) for f in frames])
+from insvie.backends.propagation.i2v.settings import AUTO_WINDOWS, I2VSettings
 
 
 @dataclass(frozen=True)
@@ -47,7 +41,10 @@ class WindowResult:
 
 
 class I2VPropagator:
-    """A loaded backend model (``SvdModel``, ``WanModel``) and the settings it propagates with."""
+    """A loaded backend model (``SvdModel``, ``WanModel``) and the settings it propagates with.
+
+    A worker keeps one for its batches: ``max_batch: auto`` measures each window shape once per
+    propagator."""
 
     def __init__(self, model: PipelineModel, settings: I2VSettings) -> None:
         self.model = model
@@ -56,6 +53,7 @@ class I2VPropagator:
         self.size = tuple(
             max(multiple, round(side / multiple) * multiple) for side in (settings.height, settings.width)
         )
+        self.loops = Loops(settings.max_batch, model.device, off_cuda=AUTO_WINDOWS, unit="windows")
 
     def with_settings(self, **changes: Any) -> I2VPropagator:
         """The same loaded weights with other settings (injection, steps...): nothing is reloaded."""
@@ -67,17 +65,35 @@ class I2VPropagator:
         multiple = self.model.frame_multiple
         return -(-(wanted - 1) // multiple) * multiple + 1
 
+    def _shape(self, window: Window) -> tuple[Any, ...]:
+        """What windows must share to be stacked (and what ``max_batch: auto`` measures once): frames
+        made (a Wan window of 3 frames is padded to 5, so it goes with those of 4 and 5), height, width."""
+        return ("regenerate", self._frames_made(len(window.frames)), *window.frames.shape[1:3])
+
     def regenerate(self, frames: np.ndarray, edited_first: np.ndarray) -> WindowResult:
         """One window: ``frames`` (uint8, working size) re-made from ``edited_first`` (same size)."""
+        return self.regenerate_batch([Window(frames, edited_first, self.settings.seed)])[0]
+
+    def regenerate_batch(self, windows: Sequence[Window]) -> list[WindowResult]:
+        """Windows of one shape (:meth:`_shape`) in one inversion + sampling loop, stacked on the batch
+        axis; each window's result is what it makes alone."""
+        import torch
+
         cfg, model = self.settings, self.model
-        wanted = len(frames)
-        count = self._frames_made(wanted)
-        if count > wanted:  # pad with the last frame, crop after
-            frames = np.concatenate([frames, np.repeat(frames[-1:], count - wanted, axis=0)])
+        if len({self._shape(w) for w in windows}) != 1:
+            raise ValueError("windows stacked in one loop must share their working size and frames made")
+        count = self._frames_made(len(windows[0].frames))
+        padded = [  # pad with the last frame, crop after
+            np.concatenate([w.frames, np.repeat(w.frames[-1:], count - len(w.frames), axis=0)])
+            for w in windows
+        ]
         schedule = model.schedule(cfg.steps)
-        source_condition = model.condition(frames[0], count)
-        edited_condition = model.condition(edited_first, count)
-        inversion = invert(model, model.encode_video(frames), schedule, source_condition)
+        source_condition = model.stack(
+            [model.condition(f[0], count, w.seed) for f, w in zip(padded, windows, strict=True)]
+        )
+        edited_condition = model.stack([model.condition(w.first, count, w.seed) for w in windows])
+        clean = torch.cat([model.encode_video(f) for f in padded])
+        inversion = invert(model, clean, schedule, source_condition)
         feature_steps = steps_injected(cfg.feature_injection, schedule.steps)
         attention_steps = steps_injected(cfg.attention_injection, schedule.steps)
         injector = model.injector(cfg.inject_blocks) if max(feature_steps, attention_steps) else None
@@ -96,57 +112,71 @@ class I2VPropagator:
         finally:
             if injector is not None:
                 injector.remove()
-        return WindowResult(model.decode(latents)[:wanted], latents)
+        return [
+            WindowResult(model.decode(latents[i : i + 1])[: len(w.frames)], latents[i : i + 1])
+            for i, w in enumerate(windows)
+        ]
 
     def animate(self, image: np.ndarray, num_frames: int) -> np.ndarray:
         """A video (num_frames, H, W, 3 uint8, the image's size) sampled from noise with ``image`` as its
         first frame: plain image-to-video, seeded by ``settings.seed``, in one window."""
-        import torch
+        return self.animate_batch([(image, self.settings.seed)], num_frames)[0]
 
+    def animate_batch(self, images: Sequence[tuple[np.ndarray, int]], num_frames: int) -> list[np.ndarray]:
+        """:meth:`animate` of every ``(image, seed)``, in order; the images share sampling loops, each
+        image's noise drawn from its own generator seeded by its seed."""
         if num_frames < 2:
             raise ValueError(f"animating needs at least 2 frames, got {num_frames}")
+        shape = ("animate", self._frames_made(num_frames), *self.size)
+        return self.loops.run(
+            list(images), lambda _: shape, partial(self._animate_loop, num_frames=num_frames)
+        )
+
+    def _animate_loop(self, images: list[tuple[np.ndarray, int]], num_frames: int) -> list[np.ndarray]:
+        """One sampling loop from noise for ``(image, seed)`` pairs, each video at its image's size."""
+        import torch
+
         model, (height, width) = self.model, self.size
         count = self._frames_made(num_frames)
-        first = resize_frames(image[None], height, width)[0]
-        generator = torch.Generator("cpu").manual_seed(self.settings.seed)
-        noise = model.initial_noise(count, height, width, generator)
-        latents = sample(model, noise, model.schedule(self.settings.steps), model.condition(first, count))
-        return resize_frames(model.decode(latents)[:num_frames], *image.shape[:2])
+        noise = [
+            model.initial_noise(count, height, width, torch.Generator("cpu").manual_seed(seed))
+            for _, seed in images
+        ]
+        firsts = [resize_frames(image[None], height, width)[0] for image, _ in images]
+        condition = model.stack(
+            [model.condition(f, count, seed) for f, (_, seed) in zip(firsts, images, strict=True)]
+        )
+        latents = sample(model, torch.cat(noise), model.schedule(self.settings.steps), condition)
+        return [
+            resize_frames(model.decode(latents[i : i + 1])[:num_frames], *image.shape[:2])
+            for i, (image, _) in enumerate(images)
+        ]
 
     def __call__(
         self, source: np.ndarray, edited_first: np.ndarray
     ) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """The edited video (T, H, W, 3 uint8, the source's size) and one diagnostics dict per frame."""
-        check_video(source)
-        if edited_first.shape != source.shape[1:] or edited_first.dtype != np.uint8:
-            raise ValueError(
-                f"edited_first must be uint8 {source.shape[1:]}, "
-                f"got {edited_first.dtype} {edited_first.shape}"
-            )
-        height, width = self.size
-        frames = resize_frames(source, height, width)
-        carried = resize_frames(edited_first[None], height, width)[0]
-        reference, aligned = colour_shift(frames[0], carried), edge_correlation(frames[0], carried)
-        output: list[np.ndarray] = []
-        diagnostics: list[dict[str, Any]] = []
-        for window, (start, end) in enumerate(plan_windows(len(frames), self.settings.num_frames)):
-            made = self.regenerate(frames[start:end], carried).frames
-            first = 0 if window == 0 else 1  # a later window's first frame is the previous window's last
-            for offset in range(first, end - start):
-                index = start + offset
-                output.append(made[offset])
-                diagnostics.append(
-                    {
-                        "index": index,
-                        "window": window,
-                        "anchor": offset == 0 or (offset == end - start - 1 and end < len(frames)),
-                        "colour_drift": round(colour_drift(reference, frames[index], made[offset]), 4),
-                        "structure_drift": round(structure_drift(aligned, frames[index], made[offset]), 4),
-                    }
-                )
-            carried = made[-1]
-        video = resize_frames(np.stack(output), *source.shape[1:3])
-        return video, diagnostics
+        return self.propagate_batch([(source, edited_first, self.settings.seed)])[0]
+
+    def propagate_batch(
+        self, clips: Sequence[tuple[np.ndarray, np.ndarray, int]]
+    ) -> list[tuple[np.ndarray, list[dict[str, Any]]]]:
+        """What :meth:`__call__` makes of every ``(source, edited_first, seed)``, in order.
+
+        Every clip is checked before the model runs. Then, round after round, the next window of every
+        unfinished clip is regenerated, windows of one shape sharing loops; a clip's windows stay in
+        order, each carried from the last frame of the one before.
+        """
+        walks = [
+            ClipWalk.start(source, edited, self.size, self.settings.num_frames, seed)
+            for source, edited, seed in clips
+        ]
+        while pending := [walk for walk in walks if not walk.finished]:
+            windows = [walk.next_window() for walk in pending]
+            made = self.loops.run(windows, self._shape, self.regenerate_batch)
+            for walk, result in zip(pending, made, strict=True):
+                walk.take(result.frames)
+        return [walk.result() for walk in walks]
 
 
 def window_drift(diagnostics: list[dict[str, Any]], key: str = "colour_drift") -> list[float]:

@@ -5,10 +5,13 @@ setting). Injection follows AnyV2V: source features for the first 20% of the ste
 (``up``) blocks only, so the edited first frame still steers appearance while the source keeps layout
 and motion. ``cpu_offload``, ``decode_chunk_size`` and ``dtype`` are the memory knobs, meant to bring SVD-XT
 (float16, model offload, 4-frame decode chunks) within a 24 GB GPU; that is not measured yet.
+``max_batch`` bounds how many windows (of several clips) share one denoising loop, by the rule every
+batched backend follows (:mod:`insvie.backends.batching`; :data:`AUTO_WINDOWS` off CUDA).
 
 :class:`I2VSettings` is a :class:`~insvie.engine.StageConfig` so that the build config embeds it as is
 (the ``i2v`` sections of the propagate and animate steps): it is validated where a config names it,
-and only what decides results enters the config hash (``device`` and ``cpu_offload`` do not).
+and only what decides results enters the config hash (``device``, ``cpu_offload`` and ``max_batch`` do
+not).
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PrivateAttr, field_validator
 
+from insvie.backends.batching import MaxBatchSetting
 from insvie.backends.image_edit.loading import DTYPES
 from insvie.settings import OPERATIONAL, StageConfig
+
+AUTO_WINDOWS = 4  # max_batch "auto" off CUDA: one batch of the i2v steps' default batch_size per loop
 
 
 class I2VSettings(StageConfig):
@@ -72,6 +78,7 @@ class I2VSettings(StageConfig):
     cpu_offload: Annotated[
         bool, Field(description="Model CPU offload (CUDA).", json_schema_extra=OPERATIONAL)
     ] = False
+    max_batch: MaxBatchSetting = "auto"
 
     _seed: int = PrivateAttr(default=0)
 

@@ -9,7 +9,7 @@ the same noise; the sampler adds inversion and feature injection around it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +24,12 @@ from insvie.backends.propagation.i2v.settings import I2VSettings
 
 @dataclass(frozen=True)
 class SvdCondition:
-    """One conditioning frame, ready for the UNet: CLIP embedding, frame latents, micro-conditioning."""
+    """Conditioning frames ready for the UNet, one per window of a loop (batch axis ``B``): CLIP
+    embedding, frame latents, micro-conditioning."""
 
-    embeddings: Any  # (1, 1, D)
-    image_latents: Any  # (1, F, C, h, w): the frame's latents repeated over the window
-    time_ids: Any  # (1, 3): fps - 1, motion bucket, noise augmentation
+    embeddings: Any  # (B, 1, D)
+    image_latents: Any  # (B, F, C, h, w): the frame's latents repeated over the window
+    time_ids: Any  # (B, 3): fps - 1, motion bucket, noise augmentation
 
 
 def predicted_clean(output: Any, latents: Any, sigma: float, prediction_type: str) -> Any:
@@ -111,11 +112,12 @@ class SvdModel(PipelineModel):
         latents = torch.cat(parts) * vae.config.scaling_factor
         return latents.unsqueeze(0).float()
 
-    def condition(self, image: np.ndarray, num_frames: int) -> SvdCondition:
+    def condition(self, image: np.ndarray, num_frames: int, seed: int | None = None) -> SvdCondition:
         """The conditioning of one first frame (uint8 at the working size) for a ``num_frames`` window.
 
-        The noise augmentation is drawn from ``settings.seed``, so the source and the edited frame get
-        the same noise and an unchanged edit conditions exactly as the source.
+        The noise augmentation is drawn from ``seed`` (default ``settings.seed``), the clip's own, so the
+        source and the edited frame get the same noise, an unchanged edit conditions exactly as the
+        source, and a clip conditions the same whichever clips share its loop.
         """
         import torch
         from diffusers.utils.torch_utils import randn_tensor
@@ -127,7 +129,7 @@ class SvdModel(PipelineModel):
             embeddings = pipe._encode_image(pil, self.device, 1, False)
             pixels = pipe.video_processor.preprocess(pil, height=image.shape[0], width=image.shape[1])
             pixels = pixels.to(self.device)
-            generator = torch.Generator("cpu").manual_seed(cfg.seed)
+            generator = torch.Generator("cpu").manual_seed(cfg.seed if seed is None else seed)
             noise = randn_tensor(pixels.shape, generator=generator, device=self.device, dtype=pixels.dtype)
             with self._vae_precision():
                 latents = pipe._encode_vae_image(
@@ -138,6 +140,17 @@ class SvdModel(PipelineModel):
             cfg.fps - 1, cfg.motion_bucket_id, cfg.noise_aug_strength, embeddings.dtype, 1, 1, False
         )
         return SvdCondition(embeddings, latents, time_ids.to(self.device))
+
+    @staticmethod
+    def stack(conditions: Sequence[SvdCondition]) -> SvdCondition:
+        """One condition for windows stacked on the batch axis, in the order given."""
+        import torch
+
+        return SvdCondition(
+            torch.cat([c.embeddings for c in conditions]),
+            torch.cat([c.image_latents for c in conditions]),
+            torch.cat([c.time_ids for c in conditions]),
+        )
 
     def derivative(
         self, latents: Any, schedule: Schedule, index: int, condition: SvdCondition, guided: bool

@@ -14,6 +14,7 @@ supported. Prompt text is encoded here rather than by the pipeline, whose cleani
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,11 +31,12 @@ MAX_TEXT_TOKENS = 512  # the pipeline's max_sequence_length
 
 @dataclass(frozen=True)
 class WanCondition:
-    """One conditioning frame for a window: mask + frame latents, CLIP tokens, text embeddings."""
+    """Conditioning frames, one per window of a loop (batch axis ``B``): mask + frame latents, CLIP
+    tokens, text embeddings."""
 
-    latents: Any  # (1, 4 + C, f, h, w)
-    image_embeds: Any  # (1, tokens, D) or None for checkpoints without image cross-attention
-    prompt: Any  # (1, 512, D)
+    latents: Any  # (B, 4 + C, f, h, w)
+    image_embeds: Any  # (B, tokens, D) or None for checkpoints without image cross-attention
+    prompt: Any  # (B, 512, D)
     negative: Any
 
 
@@ -48,6 +50,7 @@ class WanModel(PipelineModel):
         super().__init__(pipe, settings)
         self.multiple = pipe.vae_scale_factor_spatial * pipe.transformer.config.patch_size[1]
         self.frame_multiple = pipe.vae_scale_factor_temporal
+        self._texts: dict[str, Any] = {}
         if (settings.num_frames - 1) % self.frame_multiple:
             raise ValueError(
                 f"Wan windows hold {self.frame_multiple}k+1 frames, got num_frames={settings.num_frames}"
@@ -117,7 +120,15 @@ class WanModel(PipelineModel):
         return self._normalise(latents.float(), forward=True)
 
     def _text(self, prompt: str) -> Any:
-        """``_get_t5_prompt_embeds`` without ftfy: padded to 512 tokens, zeros past the prompt's length."""
+        """``_get_t5_prompt_embeds`` without ftfy: padded to 512 tokens, zeros past the prompt's length.
+
+        Encoded once per prompt and model: every window of every clip is conditioned on the same two
+        texts, and Wan's UMT5-XXL encoder has billions of parameters."""
+        if prompt not in self._texts:
+            self._texts[prompt] = self._encode_text(prompt)
+        return self._texts[prompt]
+
+    def _encode_text(self, prompt: str) -> Any:
         import torch
 
         pipe = self.pipe
@@ -136,8 +147,9 @@ class WanModel(PipelineModel):
             embeds = pipe.text_encoder(tokens.input_ids.to(self.device), mask).last_hidden_state
         return (embeds * mask[..., None]).to(self.dtype)
 
-    def condition(self, image: np.ndarray, num_frames: int) -> WanCondition:
-        """The pipeline's own first-frame conditioning (mask + latents of [frame, zeros...]) for a window."""
+    def condition(self, image: np.ndarray, num_frames: int, seed: int | None = None) -> WanCondition:
+        """The pipeline's own first-frame conditioning (mask + latents of [frame, zeros...]) for a window;
+        it draws no noise, so ``seed`` (the SVD model's signature) changes nothing."""
         import torch
         from PIL import Image
 
@@ -166,6 +178,19 @@ class WanModel(PipelineModel):
             )
         cfg = self.settings
         return WanCondition(latents, image_embeds, self._text(cfg.prompt), self._text(cfg.negative_prompt))
+
+    @staticmethod
+    def stack(conditions: Sequence[WanCondition]) -> WanCondition:
+        """One condition for windows stacked on the batch axis, in the order given."""
+        import torch
+
+        first = conditions[0]
+        return WanCondition(
+            torch.cat([c.latents for c in conditions]),
+            None if first.image_embeds is None else torch.cat([c.image_embeds for c in conditions]),
+            torch.cat([c.prompt for c in conditions]),
+            torch.cat([c.negative for c in conditions]),
+        )
 
     def _velocity(self, model_input: Any, timestep: Any, condition: WanCondition, prompt: Any) -> Any:
         return self.pipe.transformer(
