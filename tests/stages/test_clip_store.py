@@ -1,4 +1,5 @@
-"""Lazy clips: split records spans, and only the clips the filters keep are ever encoded."""
+"""Clip files: split records spans and stores every clip (eager), or clip_store stores only the clips
+the filters keep (lazy, as most tests here run); the same bytes either way, on every run."""
 
 from __future__ import annotations
 
@@ -6,18 +7,32 @@ import hashlib
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from insvie.engine import LocalExecutor, Runner, StageContext, Step, Task, ingest
-from insvie.media import read_frames, write_video
-from insvie.stages.clip_store import ClipStore
+from insvie.media import iter_frames, iter_yuv420p, read_frames, write_video, write_yuv420p
+from insvie.stages.clip_store import ClipStore, encoder_input, write_clip
 from insvie.stages.dedup import ClipDedup, DedupConfig
 from insvie.stages.filter import ClipFilter
 from insvie.stages.split import Split, SplitConfig
 from insvie.store import Dataset
 
-SPLIT = SplitConfig(clip_frames=9, max_side=128, clips_per_shot=2, min_width=64, min_height=64)
+SPLIT = SplitConfig(
+    clip_frames=9, max_side=128, clips_per_shot=2, min_width=64, min_height=64, store_clips="lazy"
+)
 
 
-def _curate(root: Path, sources: list[Path]) -> tuple[Dataset, dict[str, str]]:
+# How clips were stored before issue 19, and the config hash datasets made then carry.
+FORMER = {"preset": "superfast", "crf": 18, "encode_from": "rgb", "encode_threads": None}
+FORMER_DEFAULT_HASH = "f20230b1161aafb92a884ca82377e805233aaf19cd46000baf67c98217de3ea5"
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 99.0 if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
+
+
+def _curate(root: Path, sources: list[Path], split: SplitConfig = SPLIT) -> tuple[Dataset, dict[str, str]]:
     """Split, gate, a dedup that keeps only the first clip of all, then clip_store; stored file by clip."""
     ds = Dataset.open(root)
     ingest(ds, sources)
@@ -25,7 +40,7 @@ def _curate(root: Path, sources: list[Path]) -> tuple[Dataset, dict[str, str]]:
     store = ClipStore()
     runner.run(
         [
-            Step(Split(SPLIT)),
+            Step(Split(split)),
             Step(ClipFilter(), after="split"),
             Step(ClipDedup(DedupConfig(max_bits=64)), after="clip_filter"),
             Step(store, after="clip_dedup"),
@@ -48,9 +63,9 @@ def test_only_kept_clips_get_a_file_and_it_is_the_span_encoded(tmp_path: Path, s
         assert ds.verify(rehash=True) == []
         meta = clips[0].meta
         start = meta["start_frame"]
-        frames = read_frames(source, start=start, end=start + 9, fps=SPLIT.fps, max_size=SPLIT.max_side)
-        expected = write_video(
-            tmp_path / "expected.mp4", frames, SPLIT.fps, crf=SPLIT.crf, preset=SPLIT.preset
+        planes = iter_yuv420p(source, start=start, end=start + 9, fps=SPLIT.fps, max_size=SPLIT.max_side)
+        expected = write_yuv420p(
+            tmp_path / "expected.mp4", planes, SPLIT.fps, crf=SPLIT.crf, preset=SPLIT.preset, threads=1
         )
         assert ds.resolve(stored[clips[0].id]).read_bytes() == expected.read_bytes()
 
@@ -91,3 +106,51 @@ def test_a_clip_that_has_a_file_is_passed_on(tmp_path: Path):
     store.setup(StageContext(tmp_path, tmp_path / "tmp"))
     (outcome,) = store.process([Task("c", "clip", clip, None, {})])
     assert outcome.status == "done" and outcome.output == {"clip": "media/clip.mp4"} and not outcome.files
+
+
+def test_split_storing_eagerly_makes_the_same_files(tmp_path: Path, shared_media: Path):
+    """Where the encode happens is operational: same config hash, same clip ids, same bytes."""
+    sources = [shared_media / "horse_gallop.mp4"]
+    eager_split = SPLIT.model_copy(update={"store_clips": "eager"})
+    assert Split(eager_split).fingerprint() == Split(SPLIT).fingerprint()
+    lazy, stored_lazy = _curate(tmp_path / "lazy", sources)
+    eager, stored_eager = _curate(tmp_path / "eager", sources, eager_split)
+    with lazy, eager:
+        assert stored_eager == stored_lazy  # the same content addresses
+        clips = list(eager.iter_items("clip"))
+        assert len(clips) == 2 and all(clip.media is not None for clip in clips)  # the duplicate too
+
+
+def test_former_settings_keep_the_former_hash_and_files(tmp_path: Path, shared_media: Path):
+    """A config naming how clips were stored before issue 19 keeps its hash (no work redone) and its
+    clips' bytes: RGB frames to x264 at its own thread count, as ``write_video`` encodes them."""
+    assert Split(SplitConfig(**FORMER)).fingerprint() == FORMER_DEFAULT_HASH
+    assert Split(SplitConfig()).fingerprint() != FORMER_DEFAULT_HASH
+    source = tmp_path / "horse.mp4"
+    shutil.copy(shared_media / "horse_gallop.mp4", source)
+    former = SPLIT.model_copy(update=FORMER)
+    ds, stored = _curate(tmp_path / "ds", [source], former)
+    with ds:
+        ((clip_id, relpath),) = stored.items()
+        item = ds.get_item(clip_id)
+        assert item is not None
+        meta = item.meta
+        assert meta["encode"] == {"crf": 18, "preset": "superfast"}  # as split recorded it before
+        start = meta["start_frame"]
+        frames = iter_frames(source, start=start, end=start + 9, fps=SPLIT.fps, max_size=SPLIT.max_side)
+        expected = write_video(tmp_path / "expected.mp4", frames, SPLIT.fps, crf=18, preset="superfast")
+        assert ds.resolve(relpath).read_bytes() == expected.read_bytes()
+
+
+def test_default_settings_keep_the_former_quality(tmp_path: Path, shared_media: Path):
+    """The default encode (ultrafast at crf 19 from the decoded planes) of a full-size sample clip is
+    at least as close to its decoded source as the former one (superfast crf 18 through RGB)."""
+    source = shared_media / "cat_grass.mp4"
+    truth = read_frames(source, start=8, end=25, fps=8, max_size=720)
+    scores = {}
+    for name, split in {"now": SplitConfig(), "former": SplitConfig(**FORMER)}.items():
+        encode = split.encoder()
+        decode = iter_yuv420p if encoder_input(encode) == "yuv420p" else iter_frames
+        frames = list(decode(source, start=8, end=25, fps=8, max_size=720))
+        scores[name] = psnr(read_frames(write_clip(tmp_path / f"{name}.mp4", frames, 8, encode)), truth)
+    assert scores["now"] > 39.0 and scores["now"] > scores["former"] - 0.3, scores

@@ -1,4 +1,4 @@
-"""Decoding videos to upright uint8 RGB frames with PyAV.
+"""Decoding videos to upright uint8 RGB frames with PyAV (or to yuv420p planes, for re-encoding).
 
 Colour conversion and any downscaling happen in one swscale pass on the stored frame, before the
 rotation is applied (a numpy transpose): cheaper than converting at full size and resizing after.
@@ -6,14 +6,19 @@ Frames outside the requested range or dropped by fps resampling are decoded (the
 but never converted. Range indices count output frames, so ``read_frames(p, start=a, end=b, fps=f)``
 equals ``read_frames(p, fps=f)[a:b]``. Every frame comes out at the first frame's size, so a stream
 that changes resolution midway still stacks into one array.
+
+:func:`iter_yuv420p` gives the same frames as x264's input instead: re-encoding a clip from RGB costs a
+conversion each way and rounds the pixels twice, while a stored yuv420p frame of the right size and
+orientation is already what the encoder wants.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from fractions import Fraction
 from pathlib import Path
+from typing import TypeVar
 
 import av
 import numpy as np
@@ -21,6 +26,7 @@ from av.video.stream import VideoStream
 
 from insvie.errors import EmptyVideoError, MediaTooLargeError
 from insvie.media.container import av_errors, open_video
+from insvie.media.encode import even_pad
 from insvie.media.orientation import Orientation
 from insvie.media.timing import ConstantRateGrid, as_rate
 from insvie.media.transform import fit_within
@@ -52,6 +58,67 @@ class _ToRGB:
             src_color_range=frame.color_range,
         ).to_ndarray()
         return self.orientation.apply(rgb)
+
+
+# Untagged or BT.601 matrices, what RGB converted to yuv420p gets (the output is untagged), so planes in
+# them pass as they are; others (BT.709 and up) would be read back in the wrong matrix.
+_SD_COLORSPACES = frozenset({2, 5, 6})  # unspecified, BT470BG, SMPTE170M
+
+
+class _ToYUV420p:
+    """Converts stored frames to upright yuv420p planes ((3H/2)xW uint8, H and W even) of the size
+    :class:`_ToRGB` gives, padded to even sides as :func:`insvie.media.write_video` pads.
+
+    Limited-range 8-bit 4:2:0 frames in an SD matrix that need no rotation and have even sides are
+    taken as they are (scaled plane by plane when smaller); any other frame goes through upright RGB
+    (then BT.601, limited range), so every source still works.
+    """
+
+    def __init__(self, orientation: Orientation, first: av.VideoFrame, max_size: int | None) -> None:
+        self.to_rgb = _ToRGB(orientation, first, max_size)
+        self.native = (
+            not (orientation.transpose or orientation.flip_rows or orientation.flip_cols)
+            and self.to_rgb.width % 2 == 0
+            and self.to_rgb.height % 2 == 0
+        )
+
+    def __call__(self, frame: av.VideoFrame, rgb: np.ndarray | None = None) -> np.ndarray:
+        """The planes of ``frame``; ``rgb``, its upright RGB where the caller has it already."""
+        if (
+            self.native
+            and frame.format.name == "yuv420p"
+            and frame.color_range != 2  # JPEG (full) range
+            and int(frame.colorspace) in _SD_COLORSPACES
+        ):
+            planes = frame.reformat(
+                width=self.to_rgb.width,
+                height=self.to_rgb.height,
+                interpolation="AREA" if self.to_rgb.shrinking else None,
+            )
+        else:
+            upright = self.to_rgb(frame) if rgb is None else rgb
+            planes = av.VideoFrame.from_ndarray(even_pad(upright), format="rgb24").reformat(format="yuv420p")
+        return planes.to_ndarray()
+
+
+class _ToRGBAndYUV420p:
+    """Both of the above from one decoded frame: upright RGB to measure, planes to encode."""
+
+    def __init__(self, orientation: Orientation, first: av.VideoFrame, max_size: int | None) -> None:
+        self.to_yuv = _ToYUV420p(orientation, first, max_size)
+
+    def __call__(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray]:
+        rgb = self.to_yuv.to_rgb(frame)
+        return rgb, self.to_yuv(frame, rgb)
+
+
+_Pixels = TypeVar("_Pixels", np.ndarray, tuple[np.ndarray, np.ndarray])
+
+
+def _copied(pixels: _Pixels) -> _Pixels:
+    if isinstance(pixels, tuple):
+        return (pixels[0].copy(), pixels[1].copy())
+    return pixels.copy()
 
 
 def _paced(
@@ -108,7 +175,44 @@ def iter_frames(
     """
     _check_args(start, end, max_size)
     rate = None if fps is None else as_rate(fps)
-    return _iter_frames(Path(path), start, end, rate, max_size, max_pixels)
+    return _iter_frames(Path(path), start, end, rate, max_size, max_pixels, _ToRGB)
+
+
+def iter_yuv420p(
+    path: str | Path,
+    *,
+    start: int = 0,
+    end: int | None = None,
+    fps: float | Fraction | None = None,
+    max_size: int | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> Iterator[np.ndarray]:
+    """The frames :func:`iter_frames` gives, as yuv420p planes for :func:`insvie.media.write_yuv420p`.
+
+    Each is a (3H/2)xW uint8 array (the Y plane, then U and V) with even H and W. Frames that are
+    stored upright as 8-bit 4:2:0 are not converted at all, so a clip re-encoded from them loses
+    nothing but the encode; other frames are converted through RGB (odd sides padded by one
+    replicated row or column). Arguments as for :func:`iter_frames`.
+    """
+    _check_args(start, end, max_size)
+    rate = None if fps is None else as_rate(fps)
+    return _iter_frames(Path(path), start, end, rate, max_size, max_pixels, _ToYUV420p)
+
+
+def iter_rgb_yuv420p(
+    path: str | Path,
+    *,
+    start: int = 0,
+    end: int | None = None,
+    fps: float | Fraction | None = None,
+    max_size: int | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Each frame as :func:`iter_frames` and as :func:`iter_yuv420p` give it, from one decode: for a
+    step that measures frames and stores them."""
+    _check_args(start, end, max_size)
+    rate = None if fps is None else as_rate(fps)
+    return _iter_frames(Path(path), start, end, rate, max_size, max_pixels, _ToRGBAndYUV420p)
 
 
 def _iter_frames(
@@ -118,29 +222,30 @@ def _iter_frames(
     fps: Fraction | None,
     max_size: int | None,
     max_pixels: int | None,
-) -> Iterator[np.ndarray]:
+    converter: Callable[[Orientation, av.VideoFrame, int | None], Callable[[av.VideoFrame], _Pixels]],
+) -> Iterator[_Pixels]:
     with open_video(path) as (container, stream):
         width, height = stream.codec_context.width, stream.codec_context.height
         if max_pixels is not None and width * height > max_pixels:
             raise MediaTooLargeError(path, f"{width}x{height} frames exceed the limit of {max_pixels} pixels")
         stream.thread_type = "AUTO"
-        to_rgb: _ToRGB | None = None
+        convert: Callable[[av.VideoFrame], _Pixels] | None = None
         produced = 0
         with av_errors(path, "decoding"):
             for frame, repeats in _paced(container.decode(stream), stream, fps):
-                if to_rgb is None:
-                    to_rgb = _ToRGB(Orientation.of(stream, frame), frame, max_size)
+                if convert is None:
+                    convert = converter(Orientation.of(stream, frame), frame, max_size)
                 last = produced + repeats if end is None else min(produced + repeats, end)
                 wanted = last - max(start, produced)
                 if wanted > 0:
-                    rgb = to_rgb(frame)
-                    yield rgb
+                    pixels = convert(frame)
+                    yield pixels
                     for _ in range(wanted - 1):
-                        yield rgb.copy()
+                        yield _copied(pixels)
                 produced += repeats
                 if end is not None and produced >= end:
                     return
-        if to_rgb is None:
+        if convert is None:
             raise EmptyVideoError(path, "no decodable frames")
 
 

@@ -3,12 +3,17 @@
 Delivered videos use yuv420p, the format every player and every training loader reads; yuv420p needs
 even sides, so odd frames are padded by edge replication rather than resized (no resampling blur).
 Intermediate results use lossless RGB H.264 (``libx264rgb`` at qp 0): bit-exact, still an .mp4.
+
+x264 runs without its macroblock tree, which made repeated encodes of the same frames differ by up to
+~40 levels; it is then byte-identical run to run for a given thread count. Its default thread count
+follows the CPUs the process may use, so a caller that stores files by content (the same file from a
+laptop and from a Ray worker) passes ``threads``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import av
@@ -19,12 +24,13 @@ from insvie.media.container import av_errors
 from insvie.media.timing import as_rate
 
 
-def _even_pad(frame: np.ndarray) -> np.ndarray:
+def even_pad(frame: np.ndarray) -> np.ndarray:
+    """An HxW(xC) frame with odd sides extended by one replicated row or column (yuv420p's need)."""
     height, width = frame.shape[:2]
     pad_h, pad_w = height % 2, width % 2
     if not (pad_h or pad_w):
         return frame
-    return np.pad(frame, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    return np.pad(frame, ((0, pad_h), (0, pad_w)) + ((0, 0),) * (frame.ndim - 2), mode="edge")
 
 
 def _as_rgb(frame: np.ndarray, path: Path) -> np.ndarray:
@@ -45,15 +51,70 @@ def write_video(
     lossless: bool = False,
     crf: int = 18,
     preset: str = "veryfast",
+    threads: int | None = None,
 ) -> Path:
     """Encode RGB uint8 frames (HxWx3, or HxW grey) to an mp4 at ``path``; returns the path.
 
     The file is written under a temporary name in the same folder and renamed when complete, so a
     crash never leaves a half-written video under the final name. Lossless output keeps odd sizes;
-    lossy yuv420p output pads odd sides by one replicated row or column. A non-positive ``fps`` is a
-    ValueError; bad frames and FFmpeg failures (a bad preset, a full disk) are MediaError.
+    lossy yuv420p output pads odd sides by one replicated row or column. ``threads`` fixes x264's
+    thread count (default: by CPU count). A non-positive ``fps`` is a ValueError; bad frames and
+    FFmpeg failures (a bad preset, a full disk) are MediaError.
     """
     path = Path(path)
+
+    def video_frames() -> Iterator[av.VideoFrame]:
+        for frame in frames:
+            rgb = _as_rgb(np.asarray(frame), path)
+            yield av.VideoFrame.from_ndarray(rgb if lossless else even_pad(rgb), format="rgb24")
+
+    if lossless:
+        return _write(
+            path, video_frames(), fps, "libx264rgb", "rgb24", {"qp": "0", "preset": preset}, threads
+        )
+    return _write(
+        path, video_frames(), fps, "libx264", "yuv420p", {"crf": str(crf), "preset": preset}, threads
+    )
+
+
+def write_yuv420p(
+    path: str | Path,
+    frames: Iterable[np.ndarray],
+    fps: float,
+    *,
+    crf: int = 18,
+    preset: str = "veryfast",
+    threads: int | None = None,
+) -> Path:
+    """Encode yuv420p planes ((3H/2)xW uint8, as :func:`insvie.media.iter_yuv420p` gives) to an mp4.
+
+    x264 takes them as they are: no colour conversion, so re-encoding decoded frames rounds them
+    once (in the encode) rather than three times. Otherwise as :func:`write_video`.
+    """
+    path = Path(path)
+
+    def video_frames() -> Iterator[av.VideoFrame]:
+        for frame in frames:
+            planes = np.asarray(frame)
+            if planes.dtype != np.uint8 or planes.ndim != 2 or planes.shape[0] % 3 or planes.shape[1] % 2:
+                raise MediaError(path, f"frames must be (3H/2)xW uint8 yuv420p planes, got {planes.shape}")
+            yield av.VideoFrame.from_ndarray(planes, format="yuv420p")
+
+    return _write(
+        path, video_frames(), fps, "libx264", "yuv420p", {"crf": str(crf), "preset": preset}, threads
+    )
+
+
+def _write(
+    path: Path,
+    frames: Iterator[av.VideoFrame],
+    fps: float,
+    codec: str,
+    pix_fmt: str,
+    options: dict[str, str],
+    threads: int | None,
+) -> Path:
+    """Mux ``frames`` (all of the first one's size) through a temporary name renamed when complete."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.partial{path.suffix}")
     rate = as_rate(fps)
@@ -62,28 +123,20 @@ def write_video(
         with av_errors(path, "encoding"), av.open(str(tmp), mode="w", format="mp4") as container:
             stream = None
             for frame in frames:
-                rgb = _as_rgb(np.asarray(frame), path)
-                if not lossless:
-                    rgb = _even_pad(rgb)
                 if stream is None:
-                    stream = container.add_stream("libx264rgb" if lossless else "libx264", rate=rate)
-                    stream.width, stream.height = rgb.shape[1], rgb.shape[0]
-                    stream.pix_fmt = "rgb24" if lossless else "yuv420p"
-                    stream.options = {
-                        **({"qp": "0"} if lossless else {"crf": str(crf)}),
-                        "preset": preset,
-                        # x264's macroblock tree made repeated encodes of the same frames differ by up
-                        # to ~40 levels here; without it output is byte-identical run to run, so a
-                        # Ray build and a local build store the same files.
-                        "x264-params": "mbtree=0",
-                    }
-                elif (rgb.shape[1], rgb.shape[0]) != (stream.width, stream.height):
+                    stream = container.add_stream(codec, rate=rate)
+                    stream.width, stream.height = frame.width, frame.height
+                    stream.pix_fmt = pix_fmt
+                    stream.options = {**options, "x264-params": "mbtree=0"}
+                    if threads is not None:
+                        stream.codec_context.thread_count = threads
+                elif (frame.width, frame.height) != (stream.width, stream.height):
                     raise MediaError(
                         path,
-                        f"frame {count} has size {rgb.shape[1]}x{rgb.shape[0]}, "
+                        f"frame {count} has size {frame.width}x{frame.height}, "
                         f"expected {stream.width}x{stream.height}",
                     )
-                for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                for packet in stream.encode(frame):
                     container.mux(packet)
                 count += 1
             if stream is None:

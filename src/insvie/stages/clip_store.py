@@ -3,29 +3,53 @@
 Split records clips as spans of their source, so clips the gates or dedup drop never cost an encode.
 Everything that decides a clip's pixels (span, fps, size, encoder settings) is in its item, under
 split's config hash, so this step has no settings of its own and its file is a pure function of the
-item: x264 without mbtree encodes byte-identically, and the content address is the same whichever
-executor, batch or resume made it. Clips of one source in a batch share one decode.
+item: x264 without mbtree at a fixed thread count encodes byte-identically, and the content address is
+the same whichever executor, batch, resume or machine made it (and whether split stored it, see
+``SplitConfig.store_clips``: :func:`write_clip` is the one encoding call). Clips of one source in a
+batch share one decode.
 
-The price is that decode: a source with kept clips is decoded a second time here, from its start
-up to the last kept span, so storing lazily saves work only when enough clips are dropped (on the
-49-frame examples, about half on a loaded machine; fewer where decoding is cheap next to encoding).
-Decoding from the keyframe before each span instead would remove most of that price.
+The price is that decode: a source with kept clips is decoded a second time here, from its start up
+to the last kept span. On the 49-frame examples it is about as costly as the encodes themselves now
+that those are ultrafast from the decoded planes (no colour conversion either way), which is why split
+can store clips itself instead. Decoding from the keyframe before each span would remove most of it
+on long sources with short GOPs; the examples have one keyframe each, so it would not help there.
 
-Split's decisions (spans, signals) and the clips' bytes are what they were when split encoded clips
-itself, so its config hash stayed: a dataset split that way resumes without redoing anything, and
-its clips, which have a file already, are passed on as they are.
+Clips split stored (an eager split, or one from before clips were lazy) have a file already and are
+passed on as they are.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from insvie.engine import Outcome, Stage, StageContext, Task
 from insvie.engine.ingest import fingerprint
-from insvie.media import iter_frames, write_video
+from insvie.media import iter_frames, iter_yuv420p, write_video, write_yuv420p
+
+
+def encoder_input(encode: dict[str, Any]) -> str:
+    """What x264 is given under a clip's encoder settings: ``yuv420p`` planes or ``rgb`` frames (clips
+    made before split's ``encode_from`` existed went through RGB)."""
+    return str(encode.get("from", "rgb"))
+
+
+def write_clip(file: Path, frames: list[np.ndarray], fps: float, encode: dict[str, Any]) -> Path:
+    """A clip's file from its frames (as :func:`encoder_input` says) under the encoder settings split
+    recorded in its item: the one encoding call, whichever step stores the clip, so the same bytes."""
+    write = write_yuv420p if encoder_input(encode) == "yuv420p" else write_video
+    threads = encode.get("threads")
+    return write(
+        file,
+        frames,
+        fps,
+        crf=int(encode["crf"]),
+        preset=str(encode["preset"]),
+        threads=None if threads is None else int(threads),
+    )
 
 
 def _span(task: Task) -> tuple[int, int]:
@@ -50,15 +74,23 @@ class ClipStore(Stage):
             for task in batch
             if task.media is not None
         ]
-        groups: dict[tuple[str, float, int], list[Task]] = defaultdict(list)
+        groups: dict[tuple[str, float, int, str], list[Task]] = defaultdict(list)
         for task in (task for task in batch if task.media is None):
             meta = task.meta
-            groups[(meta["source_file"], float(meta["fps"]), int(meta["max_side"]))].append(task)
-        for (source, fps, max_side), tasks in groups.items():
-            outcomes.extend(self._store(Path(source), fps, max_side, tasks))
+            key = (
+                meta["source_file"],
+                float(meta["fps"]),
+                int(meta["max_side"]),
+                encoder_input(meta["encode"]),
+            )
+            groups[key].append(task)
+        for (source, fps, max_side, pixels), tasks in groups.items():
+            outcomes.extend(self._store(Path(source), fps, max_side, pixels, tasks))
         return outcomes
 
-    def _store(self, source: Path, fps: float, max_side: int, tasks: list[Task]) -> list[Outcome]:
+    def _store(
+        self, source: Path, fps: float, max_side: int, pixels: str, tasks: list[Task]
+    ) -> list[Outcome]:
         """Decode ``source`` once, from the first span of ``tasks`` to the last, encoding each clip as
         soon as its span is complete (only clips in progress are held in memory)."""
         if not source.is_file() or fingerprint(source) != tasks[0].meta["source_fingerprint"]:
@@ -71,8 +103,9 @@ class ClipStore(Stage):
         first = min(start for start, _ in spans.values())
         last = max(end for _, end in spans.values())
         outcomes = []
+        decode = iter_yuv420p if pixels == "yuv420p" else iter_frames
         for index, frame in enumerate(
-            iter_frames(source, start=first, end=last, fps=fps, max_size=max_side), first
+            decode(source, start=first, end=last, fps=fps, max_size=max_side), first
         ):
             for item_id, (start, end) in spans.items():
                 if start <= index < end:
@@ -88,7 +121,5 @@ class ClipStore(Stage):
         return outcomes
 
     def _encode(self, task: Task, clip: list[np.ndarray], fps: float) -> Outcome:
-        file = self.ctx.new_file(".mp4")
-        encode = task.meta["encode"]
-        write_video(file, clip, fps, crf=int(encode["crf"]), preset=str(encode["preset"]))
+        file = write_clip(self.ctx.new_file(".mp4"), clip, fps, task.meta["encode"])
         return Outcome.done(task.item_id, files={"clip": file})
