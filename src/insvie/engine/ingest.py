@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
+from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
@@ -36,6 +37,7 @@ _PAGE = 10_000  # inputs per bulk read of the ingest index and of the items alre
 _SETTLE_NS = 2_000_000_000
 
 _T = TypeVar("_T")
+_NAME = attrgetter("name")
 
 
 @dataclass
@@ -124,7 +126,7 @@ def _walk(folder: str, absolute: str) -> Iterator[tuple[os.DirEntry, str]]:
             entries = list(listing)
     except OSError:
         return  # an unreadable folder is searched no further, as Path.rglob does
-    entries.sort(key=lambda entry: entry.name)  # paths sort part by part: a folder's names, then inside each
+    entries.sort(key=_NAME)  # paths sort part by part: a folder's names, then inside each
     prefix = absolute.rstrip(os.sep) + os.sep
     for entry in entries:
         yield entry, prefix + entry.name
@@ -132,10 +134,10 @@ def _walk(folder: str, absolute: str) -> Iterator[tuple[os.DirEntry, str]]:
             yield from _walk(entry.path, prefix + entry.name)
 
 
-@dataclass(frozen=True)
-class _Candidate:
+class _Candidate(NamedTuple):
     """An item ingest would add: its id and kind, and how to make its row should it be new (a file's
-    path is resolved for its source only then, which keeps an unchanged re-run from resolving them all)."""
+    path is resolved for its source only then, which keeps an unchanged re-run from resolving them all).
+    A tuple, as ``_File``: one per input of every re-run."""
 
     item_id: str
     kind: str
