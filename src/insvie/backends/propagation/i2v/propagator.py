@@ -138,6 +138,10 @@ class I2VPropagator:
 
         model, (height, width) = self.model, self.size
         count = self._frames_made(num_frames)
+        # The schedule first, as the diffusers pipelines set timesteps before preparing latents: the
+        # initial noise is scaled by the scheduler's init_noise_sigma, which setting the timesteps changes,
+        # so noise drawn first made the first video of a process differ from every later one.
+        schedule = model.schedule(self.settings.steps)
         noise = [
             model.initial_noise(count, height, width, torch.Generator("cpu").manual_seed(seed))
             for _, seed in images
@@ -146,7 +150,7 @@ class I2VPropagator:
         condition = model.stack(
             [model.condition(f, count, seed) for f, (_, seed) in zip(firsts, images, strict=True)]
         )
-        latents = sample(model, torch.cat(noise), model.schedule(self.settings.steps), condition)
+        latents = sample(model, torch.cat(noise), schedule, condition)
         return [
             resize_frames(model.decode(latents[i : i + 1])[:num_frames], *image.shape[:2])
             for i, (image, _) in enumerate(images)
