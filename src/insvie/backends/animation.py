@@ -68,10 +68,6 @@ def _camera_batch(pairs: Sequence[Pair]) -> list[AnimatedPair]:
     return [_camera(*pair) for pair in pairs]
 
 
-def _image_to_video(source: np.ndarray, edited: np.ndarray, inputs: AnimationInputs) -> AnimatedPair:
-    return _image_to_video_batch([(source, edited, inputs)])[0]
-
-
 def _image_to_video_batch(pairs: Sequence[Pair]) -> list[AnimatedPair]:
     """Static pairs through the camera; the moving ones batched, those sharing a model, settings and
     length in one group (:func:`_animate_group`)."""
@@ -121,14 +117,17 @@ class Animator:
     inputs)`` (the image-to-video one batches its model's work); ``image_to_video`` marks the one that
     loads a model (``I2VSettings``, a GPU actor)."""
 
-    run: Callable[[np.ndarray, np.ndarray, AnimationInputs], AnimatedPair]
     run_batch: Callable[[Sequence[Pair]], list[AnimatedPair]]
     image_to_video: bool = False
 
+    def run(self, source: np.ndarray, edited: np.ndarray, inputs: AnimationInputs) -> AnimatedPair:
+        """One pair: a batch of one."""
+        return self.run_batch([(source, edited, inputs)])[0]
+
 
 _ANIMATORS: dict[str, Animator] = {
-    "camera": Animator(_camera, _camera_batch),
-    "i2v": Animator(_image_to_video, _image_to_video_batch, image_to_video=True),
+    "camera": Animator(_camera_batch),
+    "i2v": Animator(_image_to_video_batch, image_to_video=True),
 }
 
 

@@ -173,9 +173,7 @@ def iter_frames(
     longer displayed side, keeping aspect; ``max_pixels`` refuses frames of a larger stored area.
     Argument errors raise at once, file errors when iteration starts.
     """
-    _check_args(start, end, max_size)
-    rate = None if fps is None else as_rate(fps)
-    return _iter_frames(Path(path), start, end, rate, max_size, max_pixels, _ToRGB)
+    return _frames(path, start, end, fps, max_size, max_pixels, _ToRGB)
 
 
 def iter_yuv420p(
@@ -194,9 +192,7 @@ def iter_yuv420p(
     nothing but the encode; other frames are converted through RGB (odd sides padded by one
     replicated row or column). Arguments as for :func:`iter_frames`.
     """
-    _check_args(start, end, max_size)
-    rate = None if fps is None else as_rate(fps)
-    return _iter_frames(Path(path), start, end, rate, max_size, max_pixels, _ToYUV420p)
+    return _frames(path, start, end, fps, max_size, max_pixels, _ToYUV420p)
 
 
 def iter_rgb_yuv420p(
@@ -210,9 +206,22 @@ def iter_rgb_yuv420p(
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Each frame as :func:`iter_frames` and as :func:`iter_yuv420p` give it, from one decode: for a
     step that measures frames and stores them."""
+    return _frames(path, start, end, fps, max_size, max_pixels, _ToRGBAndYUV420p)
+
+
+def _frames(
+    path: str | Path,
+    start: int,
+    end: int | None,
+    fps: float | Fraction | None,
+    max_size: int | None,
+    max_pixels: int | None,
+    converter: Callable[[Orientation, av.VideoFrame, int | None], Callable[[av.VideoFrame], _Pixels]],
+) -> Iterator[_Pixels]:
+    """The arguments checked at once (file errors wait for the first frame, as a generator's do)."""
     _check_args(start, end, max_size)
     rate = None if fps is None else as_rate(fps)
-    return _iter_frames(Path(path), start, end, rate, max_size, max_pixels, _ToRGBAndYUV420p)
+    return _iter_frames(Path(path), start, end, rate, max_size, max_pixels, converter)
 
 
 def _iter_frames(
