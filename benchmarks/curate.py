@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/curate.py [MEDIA_DIR] [--repeat 3] [--frames 49] [--quick]
         [--preset superfast] [--crf 18] [--encode-from rgb] [--threads 0] [--store eager]
+        [--split-batch 1] [--clip-threads 1]
 
 MEDIA_DIR defaults to examples/media (720x480, 8 fps, 49-frame clips). Every figure is the best of
 ``--repeat`` runs (on a shared machine the slower runs measure the neighbours) and is shown next to
@@ -22,9 +23,12 @@ decode repeat, so both see the same load):
   ``--preset``, ``--crf``, ``--encode-from`` (``rgb``: through the RGB frames) and ``--threads``
   (x264's; 0: by CPU count) replace the demo config's encoder settings (a different split config, so
   other clip ids); ``--preset superfast --crf 18 --encode-from rgb --threads 0 --store lazy`` is how
-  clips were stored before issue 19. The stored clips' quality is their PSNR against the decoded
-  source spans (RGB, all frames, mean of the clips' dB), beside their total size. Target, curation
-  and clip_store together: >= 0.4x decode;
+  clips were stored before issue 19. ``--split-batch`` and ``--clip-threads`` replace split's
+  ``batch_size`` (sources a batch: one source's clips are measured and encoded on the clip threads
+  while the next decodes) and ``threads`` (operational: the same clips); ``--split-batch 1`` splits a
+  source at a time, its clips measured and encoded while nothing decodes. The stored clips' quality
+  is their PSNR against the decoded source spans (RGB, all frames, mean of the clips' dB), beside
+  their total size. Target, curation and clip_store together: >= 0.4x decode;
 - flow_warp: output frames per second of ``propagate_flow_warp`` over ``--frames`` frames of
   car_dirt_road (cartoon edit of frame 0, colour transfer fitted in the call). Target: >= 60 frames/s;
 - animate: output frame pairs (a source and an edited frame each) per second of ``animate_pair`` on
@@ -152,6 +156,8 @@ def main() -> None:
         type=int,
         help="x264 threads of stored clips, 0: by CPU count (default: the demo config's)",
     )
+    parser.add_argument("--split-batch", type=int, help="split's batch_size (default: the demo config's)")
+    parser.add_argument("--clip-threads", type=int, help="split's threads (default: the demo config's)")
     args = parser.parse_args()
     if args.quick:
         args.repeat = 1
@@ -173,6 +179,8 @@ def main() -> None:
         "encode_from": args.encode_from,
         "encode_threads": args.threads,
         "store_clips": args.store,
+        "batch_size": args.split_batch,
+        "threads": args.clip_threads,
     }
     overrides = {key: value for key, value in chosen.items() if value is not None}
     if overrides.get("encode_threads") == 0:
@@ -207,6 +215,7 @@ def main() -> None:
     made, stored = funnels["clip_filter"].total, funnels["clip_store"].kept
     threads = "x264 threads by CPU count" if cfg.encode_threads is None else f"{cfg.encode_threads} thread(s)"
     encoder = f"{cfg.preset} crf {cfg.crf} from {cfg.encode_from}, {threads}"
+    pipeline = f"split: {cfg.batch_size} source(s) a batch, {cfg.threads} clip thread(s)"
     eager = cfg.store_clips == "eager"
     decode_again = "(what lazy would decode again)" if eager else "of clip_store: decode again"
 
@@ -254,7 +263,7 @@ def main() -> None:
     for name, frames, seconds in rows:
         fps = frames / seconds
         print(f"  {name:<58}{frames:>8}{seconds:>10.3f}{fps:>10.1f}{fps / decode_fps:>10.3f}x")
-    print(f"  stored clips: {encoder}")
+    print(f"  stored clips: {encoder}; {pipeline}")
     print(
         f"  (b) split made {made} clips from {funnels['split'].total} videos; "
         f"clip_filter kept {funnels['clip_filter'].kept} of {made}, clip_dedup {funnels['clip_dedup'].kept}; "
@@ -279,6 +288,7 @@ def main() -> None:
         f"flow_warp {flow_fps:.0f} frames/s (target >= {FLOW_WARP_TARGET:.0f}) "
         + ("ok" if flow_fps >= FLOW_WARP_TARGET else "MISS"),
         f"animate {args.frames / animate_s:.0f} frame pairs/s",
+        pipeline,
     ]
     print(f"\nsummary: decode {decode_fps:.0f} frames/s; " + "; ".join(checks))
 
