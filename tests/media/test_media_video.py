@@ -19,7 +19,16 @@ from insvie.errors import (
     TruncatedMediaError,
     UnsupportedCodecError,
 )
-from insvie.media import VideoInfo, iter_frames, probe, read_frames, write_video
+from insvie.media import (
+    VideoInfo,
+    iter_frames,
+    iter_rgb_yuv420p,
+    iter_yuv420p,
+    open_frames,
+    probe,
+    read_frames,
+    write_video,
+)
 
 CLIPS = ["car_dirt_road.mp4", "horse_gallop.mp4", "cat_grass.mp4"]
 LOSSLESS = {"codec": "libx264rgb", "pix_fmt": "rgb24", "options": {"qp": "0"}}  # for exact comparisons
@@ -413,12 +422,58 @@ BAD_FILES = [
 @pytest.mark.parametrize(("make", "error"), BAD_FILES, ids=lambda value: getattr(value, "__name__", ""))
 def test_bad_inputs_raise_specific_errors_naming_the_file(tmp_path: Path, make, error):
     path = make(tmp_path)
-    for attempt in (probe, read_frames, lambda p: list(iter_frames(p))):
+    for attempt in (probe, read_frames, lambda p: list(iter_frames(p)), _open_frames):
         with pytest.raises(MediaError) as caught:
             attempt(path)
         assert type(caught.value) is error, caught.value
         assert path.name in str(caught.value) and caught.value.path == str(path)
         assert caught.value.reason and caught.value.kind == error.kind
+
+
+def _open_frames(path: Path, pixels: str = "rgb", **window) -> tuple[VideoInfo, list]:
+    with open_frames(path, pixels, **window) as (info, frames):
+        return info, list(frames)
+
+
+def _same(a: list, b: list) -> bool:
+    """Equal frame lists, each frame an array or a tuple of arrays (RGB and planes)."""
+
+    def flat(frame: np.ndarray | tuple) -> np.ndarray:
+        return np.concatenate([x.ravel() for x in (frame if isinstance(frame, tuple) else (frame,))])
+
+    return len(a) == len(b) and all(np.array_equal(flat(x), flat(y)) for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda tmp, media: media / "horse_gallop.mp4",
+        lambda tmp, media: write_with(
+            tmp / "vfr.mp4",
+            marked_clip(8),
+            times_ms=[0, 100, 150, 400, 450, 500, 900, 1000],
+            options={"bf": "0"},
+        ),
+        lambda tmp, media: write_with(tmp / "clip.mkv", marked_clip(9), fmt="matroska", audio=True),
+        lambda tmp, media: write_with(tmp / "rot.mp4", marked_clip(3), **LOSSLESS, rotation=90, hflip=True),
+        lambda tmp, media: write_with(
+            tmp / "tag.mkv", marked_clip(3), **LOSSLESS, fmt="matroska", metadata={"rotate": "90"}
+        ),
+    ],
+    ids=["mp4", "vfr", "mkv_audio", "rotated", "rotate_tag"],
+)
+def test_open_frames_is_probe_and_the_frames_from_one_opening(tmp_path: Path, shared_media: Path, make):
+    path = make(tmp_path, shared_media)
+    window = {"start": 1, "end": 7, "fps": 4, "max_size": 40}
+    for pixels, iterate in [
+        ("rgb", iter_frames),
+        ("yuv420p", iter_yuv420p),
+        ("rgb+yuv420p", iter_rgb_yuv420p),
+    ]:
+        info, frames = _open_frames(path, pixels, **window)
+        assert info == probe(path)
+        assert _same(frames, list(iterate(path, **window))) and frames, pixels
+    assert _same(_open_frames(path)[1], list(iter_frames(path)))
 
 
 def test_real_png_is_not_a_video(shared_media: Path):

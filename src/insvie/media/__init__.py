@@ -9,6 +9,7 @@ optionally resampled by presentation time to a constant fps; every failure is an
     iter_yuv420p(path, ...) -> Iterator[np.ndarray]   # the same frames as x264 input planes, (3H/2)xW
     iter_rgb_yuv420p(path, ...) -> Iterator[tuple[np.ndarray, np.ndarray]]   # both, from one decode
     probe(path) -> VideoInfo
+    with open_frames(path, pixels="rgb", ...) as (info, frames): ...   # probe and frames, one opening
     write_video(path, frames, fps, *, lossless=False, crf=18, preset="veryfast", threads=None) -> Path
     write_yuv420p(path, planes, fps, *, crf=18, preset="veryfast", threads=None) -> Path
     read_image(path, *, background=(255, 255, 255), max_pixels=...) -> np.ndarray  # H,W,3
@@ -22,6 +23,7 @@ from insvie.media.decode import (
     iter_frames,
     iter_rgb_yuv420p,
     iter_yuv420p,
+    open_frames,
     read_frames,
 )
 from insvie.media.encode import write_video, write_yuv420p
@@ -43,6 +45,7 @@ __all__ = [
     "iter_rgb_yuv420p",
     "iter_yuv420p",
     "largest_valid_length",
+    "open_frames",
     "probe",
     "read_frames",
     "read_image",

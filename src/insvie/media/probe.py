@@ -83,28 +83,45 @@ def _duration(container: InputContainer, stream: VideoStream, timestamps: list[i
 def probe(path: str | Path) -> VideoInfo:
     """Describe the video at ``path`` without decoding more than its first frame."""
     with open_video(path) as (container, stream), av_errors(path, "probing"):
-        index = stream.index_entries
-        indexed = bool(stream.frames) and len(index) == stream.frames
+        indexed = is_indexed(stream)
         first, timestamps, packets = _scan(container, stream, want_timestamps=not indexed)
         if first is None:
             raise EmptyVideoError(path, "no decodable frames")
-        if indexed:
-            timestamps = [entry.timestamp for entry in index]
-        frames = stream.frames or packets
-        duration = _duration(container, stream, timestamps, frames)
-        rate = stream.average_rate or stream.guessed_rate or (frames / duration if duration else 0)
-        orientation = Orientation.of(stream, first)
-        width, height = orientation.display_size(first.width, first.height)
-        return VideoInfo(
-            codec=stream.codec_context.name,
-            width=width,
-            height=height,
-            rotation=orientation.rotation,
-            fps=float(rate),
-            variable_fps=is_variable_rate(timestamps),
-            num_frames=frames,
-            duration=float(duration),
-            pix_fmt=first.format.name,
-            bit_depth=first.format.components[0].bits,
-            has_audio=bool(container.streams.audio),
-        )
+        return describe(container, stream, first, None if indexed else (timestamps, packets))
+
+
+def is_indexed(stream: VideoStream) -> bool:
+    """Whether the container's sample index lists every frame (mp4, mov): then :func:`describe` needs
+    nothing but the first frame."""
+    return bool(stream.frames) and len(stream.index_entries) == stream.frames
+
+
+def describe(
+    container: InputContainer,
+    stream: VideoStream,
+    first: av.VideoFrame,
+    scanned: tuple[list[int], int] | None = None,
+) -> VideoInfo:
+    """What :func:`probe` says of an open video, from its first decoded frame and, for a stream that
+    is not :func:`is_indexed`, every packet's timestamp and the packet count (``scanned``)."""
+    if scanned is None:
+        timestamps, frames = [entry.timestamp for entry in stream.index_entries], stream.frames
+    else:
+        timestamps, frames = scanned[0], stream.frames or scanned[1]
+    duration = _duration(container, stream, timestamps, frames)
+    rate = stream.average_rate or stream.guessed_rate or (frames / duration if duration else 0)
+    orientation = Orientation.of(stream, first)
+    width, height = orientation.display_size(first.width, first.height)
+    return VideoInfo(
+        codec=stream.codec_context.name,
+        width=width,
+        height=height,
+        rotation=orientation.rotation,
+        fps=float(rate),
+        variable_fps=is_variable_rate(timestamps),
+        num_frames=frames,
+        duration=float(duration),
+        pix_fmt=first.format.name,
+        bit_depth=first.format.components[0].bits,
+        has_audio=bool(container.streams.audio),
+    )
