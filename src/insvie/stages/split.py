@@ -18,8 +18,10 @@ beside its RGB frames (1.5x the memory).
 A worker splits ``batch_size`` sources a batch, one after another: while one decodes, the clips of
 the one before are measured (and, eager, encoded) on ``threads`` clip threads (x264 and OpenCV leave
 the GIL). Decoding, measuring and encoding then keep two cores busy where one source at a time left
-the second idle while its shots were found; on the examples, curation with storage went from 0.33x to
-0.39-0.45x of raw decode. Both settings are operational, and split declares ``threads`` CPUs.
+the second idle while its shots were found. Each source is opened once for its probe and its frames
+(:func:`insvie.media.open_frames`). On the examples, curation with storage went from 0.33x of raw
+decode to 0.44-0.46x (``benchmarks/curate.py --repeat 5``, 2 cores; 0.37x with ``batch_size: 1``).
+Both settings are operational, and split declares ``threads`` CPUs.
 """
 
 from __future__ import annotations
