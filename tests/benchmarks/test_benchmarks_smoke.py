@@ -41,6 +41,13 @@ def test_curate_quick() -> None:
 
 
 @pytest.mark.slow
+def test_split_long_quick() -> None:
+    out = run_quick("split_long.py")
+    assert "a 441-frame source" in out and "18 clips of 17 frames" in out
+    assert "summary: split" in out and "a decode per clip would spend" in out
+
+
+@pytest.mark.slow
 def test_resume_quick() -> None:
     out = run_quick("resume.py")
     assert "FAIL  triplet" not in out

@@ -97,6 +97,26 @@ def test_a_missing_source_fails_the_clip_for_a_retry(tmp_path: Path, shared_medi
     assert outcome.status == "failed" and "missing or changed" in (outcome.error or "")
 
 
+def test_clips_of_one_source_share_a_decode_and_a_span_past_its_end_fails(tmp_path: Path, shared_media: Path):
+    (tmp_path / "tmp").mkdir()
+    ctx = StageContext(tmp_path, tmp_path / "tmp")
+    split = Split(SPLIT)
+    split.setup(ctx)
+    (made,) = split.process([Task("video-1", "video", None, str(shared_media / "horse_gallop.mp4"), {})])
+    first, second = (child.meta for child in made.children)
+    past_end = {**second, "start_frame": 45}  # 4 of its 9 frames exist (the source has 49)
+    store = ClipStore()
+    store.setup(ctx)
+    tasks = [Task(i, "clip", None, None, meta) for i, meta in (("a", first), ("b", second), ("c", past_end))]
+    outcomes = {outcome.item_id: outcome for outcome in store.process(tasks)}
+    assert outcomes["a"].status == outcomes["b"].status == "done"
+    assert outcomes["c"].status == "failed" and outcomes["c"].error == "source gave 4 of 9 frames"
+    stored = read_frames(outcomes["b"].files["clip"])
+    start = second["start_frame"]
+    truth = read_frames(shared_media / "horse_gallop.mp4", start=start, end=start + 9, fps=8, max_size=128)
+    assert psnr(stored[:, : truth.shape[1]], truth) > 35  # stored padded to an even height
+
+
 def test_a_clip_that_has_a_file_is_passed_on(tmp_path: Path):
     (tmp_path / "tmp").mkdir()
     clip = tmp_path / "media" / "clip.mp4"

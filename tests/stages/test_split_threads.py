@@ -89,3 +89,27 @@ def test_opencv_threads_are_restored_after_the_block():
         assert cv2.getNumThreads() == 1
         raise ValueError("the block fails")
     assert cv2.getNumThreads() == before
+
+
+def test_a_long_source_is_decoded_once_more_for_all_its_clips(
+    tmp_path: Path, shared_media: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Past ``_KEEP_FRAMES`` split keeps only thumbnails, then decodes the source one more time, from
+    its first clip to the end of its last (not once per clip, each time from the start): the clips
+    are those of a source held in memory."""
+    tasks = [Task("video-0", "video", None, str(shared_media / "horse_gallop.mp4"), {})]
+    held = _split(SplitConfig(**{**SMALL, "clips_per_shot": 3}), tmp_path / "held", [tasks])
+    decodes = []
+    decode = split_module.iter_rgb_yuv420p
+
+    def counted(*args, **kwargs):
+        decodes.append(kwargs)
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr(split_module, "_KEEP_FRAMES", 10)
+    monkeypatch.setattr(split_module, "iter_rgb_yuv420p", counted)
+    streamed = _split(SplitConfig(**{**SMALL, "clips_per_shot": 3}), tmp_path / "streamed", [tasks])
+    assert _comparable(streamed["video-0"]) == _comparable(held["video-0"])
+    assert len(streamed["video-0"].children) == 3
+    starts = sorted(child.meta["start_frame"] for child in streamed["video-0"].children)
+    assert [(d["start"], d["end"]) for d in decodes] == [(starts[0], starts[-1] + 9)]

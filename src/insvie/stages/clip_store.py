@@ -29,6 +29,7 @@ import numpy as np
 from insvie.engine import Outcome, Stage, StageContext, Task
 from insvie.engine.ingest import fingerprint
 from insvie.media import iter_frames, iter_yuv420p, write_video, write_yuv420p
+from insvie.media.spans import gather_spans
 
 
 def encoder_input(encode: dict[str, Any]) -> str:
@@ -99,25 +100,17 @@ class ClipStore(Stage):
             return [Outcome.failed(task.item_id, error) for task in tasks]
         by_id = {task.item_id: task for task in tasks}
         spans = {task.item_id: _span(task) for task in tasks}
-        frames: dict[str, list[np.ndarray]] = {task.item_id: [] for task in tasks}
         first = min(start for start, _ in spans.values())
         last = max(end for _, end in spans.values())
-        outcomes = []
         decode = iter_yuv420p if pixels == "yuv420p" else iter_frames
-        for index, frame in enumerate(
-            decode(source, start=first, end=last, fps=fps, max_size=max_side), first
-        ):
-            for item_id, (start, end) in spans.items():
-                if start <= index < end:
-                    frames[item_id].append(frame)
-                    if index == end - 1:
-                        outcomes.append(self._encode(by_id[item_id], frames.pop(item_id), fps))
-        outcomes += [
-            Outcome.failed(
-                item_id, f"source gave {len(got)} of {spans[item_id][1] - spans[item_id][0]} frames"
-            )
-            for item_id, got in frames.items()
-        ]
+        frames = decode(source, start=first, end=last, fps=fps, max_size=max_side)
+        outcomes = []
+        for item_id, clip in gather_spans(frames, spans, first):
+            start, end = spans[item_id]
+            if len(clip) == end - start:
+                outcomes.append(self._encode(by_id[item_id], clip, fps))
+            else:
+                outcomes.append(Outcome.failed(item_id, f"source gave {len(clip)} of {end - start} frames"))
         return outcomes
 
     def _encode(self, task: Task, clip: list[np.ndarray], fps: float) -> Outcome:
