@@ -13,12 +13,12 @@ its ratio to decode alone is the figure that must stay >= 0.5. Each figure is th
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import av
 import numpy as np
+from baseline import best_seconds
 
 from insvie.backends.analysis.motion import motion_stats
 from insvie.backends.analysis.phash import clip_hash
@@ -33,15 +33,6 @@ def pyav_decode(path: Path) -> np.ndarray:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(stream)])
-
-
-def best_seconds(run: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def shots(video: np.ndarray) -> list[tuple[int, int]]:

@@ -40,11 +40,10 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import av
 import numpy as np
+from baseline import best_seconds, pyav_decode
 
 from insvie.backends.camera import animate_pair
 from insvie.backends.procedural import get_operator
@@ -63,29 +62,6 @@ DEMO_CONFIG = REPO_ROOT / "configs" / "demo.yaml"
 DECODE_RATIO_TARGET = 0.5
 STORED_RATIO_TARGET = 0.4  # curation and clip_store together
 FLOW_WARP_TARGET = 60.0
-
-
-def best_seconds(run: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
-def pyav_decode(path: Path, limit: int | None = None) -> int:
-    """Raw PyAV: decode and convert to RGB arrays, threaded, nothing else."""
-    count = 0
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
-            frame.to_ndarray(format="rgb24")
-            count += 1
-            if limit is not None and count >= limit:
-                break
-    return count
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

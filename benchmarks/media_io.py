@@ -20,6 +20,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from baseline import pyav_decode
 
 from insvie.media import probe, read_frames, write_video
 
@@ -41,18 +42,6 @@ def best_rate(run: Callable[[Path], int], paths: list[Path], repeat: int) -> flo
 
 def insvie_decode(path: Path) -> int:
     return len(read_frames(path))
-
-
-def pyav_decode(path: Path, threaded: bool) -> int:
-    count = 0
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        if threaded:
-            stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
-            frame.to_ndarray(format="rgb24")
-            count += 1
-    return count
 
 
 def cv2_decode(path: Path) -> int:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import av
+from baseline import pyav_decode
 
 from insvie.backends.camera import animate_pair
 from insvie.backends.procedural import get_operator
@@ -39,20 +39,6 @@ def best_rate(run: Callable[[], int], repeat: int) -> float:
         frames = run()
         best = max(best, frames / (time.perf_counter() - started))
     return best
-
-
-def pyav_decode(path: Path, limit: int) -> int:
-    """Raw PyAV: decode and convert to RGB arrays, threaded, nothing else."""
-    count = 0
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
-            frame.to_ndarray(format="rgb24")
-            count += 1
-            if count >= limit:
-                break
-    return count
 
 
 def main() -> None:

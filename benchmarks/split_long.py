@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-import av
 import numpy as np
+from baseline import best_seconds, pyav_decode
 
 from insvie.engine import StageContext, Task
 from insvie.media import iter_rgb_yuv420p, read_frames, write_video
@@ -34,26 +32,6 @@ from insvie.stages.config import load_config
 from insvie.stages.split import Split
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def best_seconds(run: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
-def pyav_decode(path: Path) -> int:
-    count = 0
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
-            frame.to_ndarray(format="rgb24")
-            count += 1
-    return count
 
 
 def main() -> None:
