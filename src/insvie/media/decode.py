@@ -300,8 +300,9 @@ def open_frames(
     the file twice and decodes its first frame twice (about 25 ms for a 720x480 source, a tenth of
     decoding 49 frames of it). ``pixels`` picks what each frame is, as :func:`iter_frames`,
     :func:`iter_yuv420p` or :func:`iter_rgb_yuv420p` give it; the other arguments are theirs. The
-    frames are read inside the block. A container without a full sample index (mkv, webm) is scanned
-    packet by packet for its timestamps, as ``probe`` scans it, and decoded again from its start.
+    frames are read inside the block. A container without a full sample index (mkv, webm) gains
+    nothing: ``probe`` must scan all its packets for their timestamps, so it is probed apart (a second
+    opening, as before) and decoded here from its start.
     """
     _check_args(start, end, max_size)
     rate = None if fps is None else as_rate(fps)

@@ -20,7 +20,7 @@ the one before are measured (and, eager, encoded) on ``threads`` clip threads (x
 the GIL). Decoding, measuring and encoding then keep two cores busy where one source at a time left
 the second idle while its shots were found. Each source is opened once for its probe and its frames
 (:func:`insvie.media.open_frames`). On the examples, curation with storage went from 0.33x of raw
-decode to 0.44-0.46x (``benchmarks/curate.py --repeat 5``, 2 cores; 0.37x with ``batch_size: 1``).
+decode to 0.41-0.46x (``benchmarks/curate.py --repeat 5``, 2 cores; 0.37x with ``batch_size: 1``).
 Both settings are operational, and split declares ``threads`` CPUs.
 
 A source longer than ``_KEEP_FRAMES`` output frames is not held in memory: the first pass keeps
