@@ -17,6 +17,7 @@ def test_each_span_comes_when_its_last_frame_has_come():
     got = list(gather_spans(frames(), spans))
     assert got == [("c", ["f0"]), ("a", ["f2", "f3", "f4"]), ("b", ["f4", "f5"])]
     assert seen == list(range(6))  # nothing decoded after the last span ended
+    assert list(gather_spans(frames(), {})) == [] and seen == list(range(6))  # no spans: nothing decoded
 
 
 def test_frames_numbered_from_first_and_a_span_cut_short_comes_last():

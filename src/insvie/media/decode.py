@@ -153,11 +153,15 @@ def _paced(
         yield previous, grid.slots_before(time + shown_for)
 
 
-def _check_args(start: int, end: int | None, max_size: int | None) -> None:
+def _checked_rate(
+    start: int, end: int | None, fps: float | Fraction | None, max_size: int | None
+) -> Fraction | None:
+    """The window's arguments checked, and ``fps`` as an exact rate (None: every frame)."""
     if start < 0 or (end is not None and end < start):
         raise ValueError(f"need 0 <= start <= end, got start={start}, end={end}")
     if max_size is not None and max_size < 1:
         raise ValueError(f"max_size must be at least 1, got {max_size}")
+    return None if fps is None else as_rate(fps)
 
 
 def iter_frames(
@@ -222,8 +226,7 @@ def _frames(
     converter: _Converter,
 ) -> Iterator[_Pixels]:
     """The arguments checked at once (file errors wait for the first frame, as a generator's do)."""
-    _check_args(start, end, max_size)
-    rate = None if fps is None else as_rate(fps)
+    rate = _checked_rate(start, end, fps, max_size)
     return _iter_frames(Path(path), start, end, rate, max_size, max_pixels, converter)
 
 
@@ -304,8 +307,7 @@ def open_frames(
     nothing: ``probe`` must scan all its packets for their timestamps, so it is probed apart (a second
     opening, as before) and decoded here from its start.
     """
-    _check_args(start, end, max_size)
-    rate = None if fps is None else as_rate(fps)
+    rate = _checked_rate(start, end, fps, max_size)
     path = Path(path)
     with open_video(path) as (container, stream):
         _prepare(path, stream, max_pixels)

@@ -26,6 +26,8 @@ def gather_spans(
     frames end inside of comes last, with the frames it got: compare the length where that matters.
     """
     pending = {key: [] for key in spans}
+    if not pending:
+        return  # not one frame pulled: a lazy decode never opens its file
     for index, frame in enumerate(frames, first):
         for key, (start, end) in spans.items():
             if start <= index < end and key in pending:
