@@ -8,6 +8,8 @@ exception fails only the item that raised it, and no exception escapes to kill t
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
+from typing import TypeVar
 
 from insvie.engine.stage import Outcome, Stage, StageContext, StageStopped, Task
 from insvie.errors import InsvieError, MediaError
@@ -39,6 +41,38 @@ def outcome_for_error(task: Task, exc: BaseException) -> Outcome:
     last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     where = f" (at {last[0].filename}:{last[0].lineno})" if last else ""
     return Outcome.failed(task.item_id, f"{type(exc).__name__}: {exc}{where}")
+
+
+_Prepared = TypeVar("_Prepared")
+_Made = TypeVar("_Made")
+
+
+def around_batch_call(
+    batch: list[Task],
+    prepare: Callable[[Task], _Prepared],
+    together: Callable[[list[tuple[Task, _Prepared]]], list[_Made]],
+    finish: Callable[[Task, _Prepared, _Made], Outcome],
+) -> list[Outcome]:
+    """Outcomes of ``batch``, in its order, for a stage whose model takes the whole batch in one call:
+    ``prepare`` each task, call ``together`` once on every prepared one, ``finish`` each with its result.
+
+    A task whose ``prepare`` or ``finish`` raises gets :func:`outcome_for_error` and the others go on;
+    ``together`` raising is the whole batch's failure (:func:`run_batch` then retries item by item).
+    """
+    outcomes: dict[int, Outcome] = {}
+    ready: dict[int, _Prepared] = {}
+    for index, task in enumerate(batch):
+        try:
+            ready[index] = prepare(task)
+        except Exception as exc:
+            outcomes[index] = outcome_for_error(task, exc)
+    made = together([(batch[index], prepared) for index, prepared in ready.items()])
+    for (index, prepared), result in zip(ready.items(), made, strict=True):
+        try:
+            outcomes[index] = finish(batch[index], prepared, result)
+        except Exception as exc:
+            outcomes[index] = outcome_for_error(batch[index], exc)
+    return [outcomes[index] for index in range(len(batch))]
 
 
 def run_batch(stage: Stage, ctx: StageContext, batch: list[Task]) -> list[Outcome]:

@@ -24,7 +24,7 @@ from pydantic import Field, model_validator
 from insvie.backends.animation import AnimatedPair, AnimationInputs, get_animator
 from insvie.backends.camera import list_paths, random_path
 from insvie.engine import Child, Input, Outcome, Resources, Stage, StageConfig, StageContext, Task
-from insvie.engine.work import outcome_for_error
+from insvie.engine.work import around_batch_call
 from insvie.media import read_image, write_video
 from insvie.stages.frames import chosen_edit
 from insvie.stages.propagate import I2VConfig, triplet_meta
@@ -107,20 +107,13 @@ class Animate(Stage):
         """The animator takes the whole batch (``run_batch``: the image-to-video model animates and
         propagates its moving pairs together). An item whose images cannot be read, or whose videos
         cannot be written, gets its own outcome and the others go on."""
-        outcomes: dict[int, Outcome] = {}
-        ready: dict[int, tuple[np.ndarray, np.ndarray, AnimationInputs]] = {}
-        for index, task in enumerate(batch):
-            try:
-                ready[index] = (*self._images(task), self._inputs(task))
-            except Exception as exc:
-                outcomes[index] = outcome_for_error(task, exc)
-        pairs = get_animator(self.config.motion).run_batch(list(ready.values()))
-        for (index, (_, _, inputs)), pair in zip(ready.items(), pairs, strict=True):
-            try:
-                outcomes[index] = self._record(batch[index], inputs, pair)
-            except Exception as exc:
-                outcomes[index] = outcome_for_error(batch[index], exc)
-        return [outcomes[i] for i in range(len(batch))]
+        animator = get_animator(self.config.motion)
+        return around_batch_call(
+            batch,
+            lambda task: (*self._images(task), self._inputs(task)),
+            lambda ready: animator.run_batch([prepared for _, prepared in ready]),
+            lambda task, prepared, pair: self._record(task, prepared[2], pair),
+        )
 
     def _images(self, task: Task) -> tuple[np.ndarray, np.ndarray]:
         if task.kind == "pair":

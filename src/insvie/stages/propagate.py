@@ -30,7 +30,7 @@ from insvie.backends.propagation.flow_warp import FlowWarpConfig
 from insvie.backends.propagation.i2v.settings import I2VSettings
 from insvie.backends.propagation.i2v.windows import drifted
 from insvie.engine import Child, Input, Need, Outcome, Resources, Stage, StageConfig, StageContext, Task
-from insvie.engine.work import outcome_for_error
+from insvie.engine.work import around_batch_call
 from insvie.media import read_frames, write_video
 from insvie.settings import OPERATIONAL
 from insvie.stages.frames import chosen_edit, parent_clip_file, request_source
@@ -191,25 +191,20 @@ class Propagate(Stage):
         its own outcome and the others go on."""
         from insvie.backends.propagation.i2v import check_pair, load_propagator
 
-        outcomes: dict[int, Outcome] = {}
-        ready: dict[int, _Read] = {}
-        for index, task in enumerate(batch):
-            try:
-                read = self._read(task, reads_edited_frame=True)
-                check_pair(read.source, read.edited_frame)
-            except Exception as exc:
-                outcomes[index] = outcome_for_error(task, exc)
-            else:
-                ready[index] = read
-        made = load_propagator(self.config.backend, self.config.i2v).propagate_batch(
-            [(read.source, read.edited_frame, self._seed(batch[i])) for i, read in ready.items()]
+        def prepare(task: Task) -> _Read:
+            read = self._read(task, reads_edited_frame=True)
+            check_pair(read.source, read.edited_frame)
+            return read
+
+        def together(ready: list[tuple[Task, _Read]]) -> list[tuple[np.ndarray, list[dict[str, Any]]]]:
+            propagator = load_propagator(self.config.backend, self.config.i2v)
+            return propagator.propagate_batch(
+                [(read.source, read.edited_frame, self._seed(task)) for task, read in ready]
+            )
+
+        return around_batch_call(
+            batch, prepare, together, lambda task, read, made: self._record(task, read, Propagation(*made))
         )
-        for (index, read), (video, diagnostics) in zip(ready.items(), made, strict=True):
-            try:
-                outcomes[index] = self._record(batch[index], read, Propagation(video, diagnostics))
-            except Exception as exc:
-                outcomes[index] = outcome_for_error(batch[index], exc)
-        return [outcomes[i] for i in range(len(batch))]
 
     @staticmethod
     def _seed(task: Task) -> int:
